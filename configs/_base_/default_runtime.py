@@ -1,0 +1,7 @@
+# MMPose's runtime (hooks, visualiser, logging) plus the plugin import, so
+# MMPose's own tools/train.py and tools/test.py work with these configs.
+_base_ = ['mmpose::_base_/default_runtime.py']
+
+custom_imports = dict(imports=['repformer_mmpose'], allow_failed_imports=False)
+
+default_hooks = dict(checkpoint=dict(save_best='NME', rule='less'))

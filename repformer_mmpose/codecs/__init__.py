@@ -1,0 +1,3 @@
+from .dlr_label import DLRLabel
+
+__all__ = ['DLRLabel']

@@ -1,0 +1,112 @@
+"""Load mmengine Runner checkpoints with ``torch.load(weights_only=True)``.
+
+Since torch 2.6 ``torch.load`` refuses, by default, any pickled global that
+is not allow-listed. A Runner checkpoint holds, besides tensors, the
+``message_hub`` (mmengine ``HistoryBuffer`` objects, numpy arrays and
+scalars, a ``Counter`` of scheduler milestones), so mmengine 0.10.7's
+``load_checkpoint`` / ``resume`` fail out of the box.
+
+Rather than switching the check off (``weights_only=False`` runs arbitrary
+code from the file), this module replaces mmengine's loader for local files
+with one that keeps ``weights_only=True`` and allow-lists exactly the types
+such checkpoints need. ``HistoryBuffer`` pickles its statistics methods as
+``getattr(HistoryBuffer, 'min')``; instead of allowing ``getattr`` itself we
+map that global to :func:`_history_buffer_getattr`, which answers only those
+look-ups. A checkpoint that needs anything else is refused with a message
+naming the file and the global; setting ``REPFORMER_UNSAFE_LOAD=1`` loads
+it with ``weights_only=False`` (only for files you trust), and says so.
+"""
+from __future__ import annotations
+
+import collections
+import os
+import os.path as osp
+import pickle
+import warnings
+
+import numpy as np
+import torch
+from mmengine.logging.history_buffer import HistoryBuffer
+from mmengine.runner.checkpoint import CheckpointLoader
+
+UNSAFE_ENV = 'REPFORMER_UNSAFE_LOAD'
+_HISTORY_BUFFER_METHODS = ('min', 'max', 'current', 'mean')
+
+
+class UnsafeCheckpointError(pickle.UnpicklingError):
+    """A checkpoint needs globals outside the safe allow-list."""
+
+
+def _history_buffer_getattr(obj, name: str):
+    """Stands in for ``builtins.getattr`` while unpickling a checkpoint."""
+    if obj is HistoryBuffer and name in _HISTORY_BUFFER_METHODS:
+        return getattr(obj, name)
+    raise UnsafeCheckpointError(
+        f'the checkpoint asks for getattr({obj!r}, {name!r}); only '
+        f'HistoryBuffer.{{{",".join(_HISTORY_BUFFER_METHODS)}}} is allowed')
+
+
+def _numpy_globals() -> list:
+    """numpy objects that Runner checkpoints pickle (numpy 1.x and 2.x)."""
+    allowed: list = [np.ndarray, np.dtype]
+    allowed += [type(np.dtype(name)) for name in (
+        'bool', 'int8', 'int16', 'int32', 'int64', 'uint8', 'uint16',
+        'uint32', 'uint64', 'float16', 'float32', 'float64')]
+    for module_name in ('numpy.core.multiarray', 'numpy._core.multiarray'):
+        try:
+            module = __import__(module_name, fromlist=['_reconstruct'])
+        except ImportError:
+            continue
+        for attr in ('_reconstruct', 'scalar'):
+            allowed.append((getattr(module, attr), f'{module_name}.{attr}'))
+    return allowed
+
+
+def safe_globals() -> list:
+    """The allow-list passed to ``torch.serialization.safe_globals``."""
+    return [
+        HistoryBuffer, collections.Counter, collections.OrderedDict, bytes,
+        (_history_buffer_getattr, 'builtins.getattr'),
+        (_history_buffer_getattr, '__builtin__.getattr'), *_numpy_globals()
+    ]
+
+
+def load_checkpoint_file(filename: str, map_location=None):
+    """``torch.load`` of a local checkpoint with ``weights_only=True``.
+
+    Raises:
+        FileNotFoundError: if ``filename`` does not exist.
+        UnsafeCheckpointError: if the file needs a global outside the
+            allow-list and ``REPFORMER_UNSAFE_LOAD`` is not set.
+    """
+    filename = osp.expanduser(filename)
+    if not osp.isfile(filename):
+        raise FileNotFoundError(f'checkpoint {filename} can not be found')
+    try:
+        with torch.serialization.safe_globals(safe_globals()):
+            return torch.load(
+                filename, map_location=map_location, weights_only=True)
+    except pickle.UnpicklingError as error:
+        if os.environ.get(UNSAFE_ENV) != '1':
+            raise UnsafeCheckpointError(
+                f'{filename} cannot be loaded with weights_only=True: '
+                f'{_reason(error)}\nIf you trust this file, '
+                f'set {UNSAFE_ENV}=1 to load it with weights_only=False '
+                '(which can run code stored in it).') from error
+    warnings.warn(f'{UNSAFE_ENV}=1: loading {filename} with '
+                  'weights_only=False', stacklevel=2)
+    return torch.load(filename, map_location=map_location, weights_only=False)
+
+
+def _reason(error: Exception) -> str:
+    """The line of torch's long message that names the refused global."""
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    named = [line for line in lines if 'Unsupported global' in line]
+    return (named or lines or [repr(error)])[0]
+
+
+def register_safe_checkpoint_loader() -> None:
+    """Make mmengine load local checkpoints through
+    :func:`load_checkpoint_file` (idempotent)."""
+    CheckpointLoader.register_scheme(
+        prefixes='', loader=load_checkpoint_file, force=True)

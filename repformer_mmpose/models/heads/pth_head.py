@@ -1,0 +1,293 @@
+"""RePFormer's head: pyramid transformer stages + dynamic landmark refinement.
+
+Paper Sec. 3.2-3.3. Reading order of :meth:`PTHHead.forward`::
+
+    L^0 = f_init(v_M)                                     # Sec. 3.3
+    for stage i = 1..K, reading memory v_{M-i+1}:         # Eq. 5
+        E^i = aggregate(v_{M-i+1}, L^{i-1}, tau)          # Eq. 9-10
+        E^{i+1} = g_LM(g_LL(E^i), v_{M-i+1})              # Eq. 6
+        L^i = L^{i-1} + f_P^i(E^{i+1})                    # Eq. 7-8
+
+and an L1 loss on every ``L^i``.
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+import torch
+from mmengine.structures import InstanceData
+from torch import Tensor, nn
+
+from mmpose.evaluation.functional import keypoint_pck_accuracy
+from mmpose.models.heads.base_head import BaseHead
+from mmpose.registry import KEYPOINT_CODECS, MODELS
+from mmpose.utils.tensor_utils import to_numpy
+from mmpose.utils.typing import ConfigType, OptConfigType, OptSampleList
+from ..utils import SinePositionalEncoding2D, aggregate_queries, pixel_centers
+from .landmark_predictors import (CoordinatePredictor,
+                                  InitialLandmarkPredictor, refine)
+from .pth_stage import PTHStage
+
+QUERY_UPDATES = ('replace', 'add')
+
+
+@MODELS.register_module()
+class PTHHead(BaseHead):
+    """Pyramid transformer head with dynamic landmark refinement (DLR).
+
+    Input: the memories ``(v_1, ..., v_M)`` of
+    :class:`~repformer_mmpose.models.CrossScaleNeck`, low to high level.
+
+    Switches for the paper's ablations (Table 2, Table 3):
+
+    ========================  ===========  ========
+    Table 2 row               use_pyramid  use_dlr
+    ========================  ===========  ========
+    baseline                  False        False
+    + PTH                     True         False
+    + DLR                     False        True
+    full RePFormer            True         True
+    ========================  ===========  ========
+
+    - ``use_pyramid``: stage ``i`` reads ``v_{M-i+1}`` (Eq. 5); otherwise
+      every stage reads the top memory ``v_M``, as the baseline reads only
+      the backbone's last stage.
+    - ``use_dlr``: ``L^0`` from ``v_M``, aggregated queries (Eq. 9-10) and
+      residual predictors (Eq. 7-8). Otherwise the queries of stage 1 are
+      learned embeddings, fixed after training, each stage's output query
+      feeds the next, and each stage predicts absolute coordinates
+      (through a sigmoid) with its own landmark-agnostic FFN.
+    - ``tau``: the temperature of Eq. 10 (Table 3: 10, 100, 1000, 10000).
+
+    Choices where the paper is silent (each is an option):
+
+    - ``initial_predictor``: how ``L^0`` is predicted from ``v_M``, see
+      :class:`InitialLandmarkPredictor` (default ``'flatten'``).
+    - ``query_update``: ``'replace'`` (default, Eq. 9 as written: the
+      aggregated query *is* ``E^i``) or ``'add'`` (``E^i`` = the previous
+      stage's output query + the aggregated query, so a stage keeps what
+      earlier stages learned about its landmark).
+    - the residual predictor reads the stage's *output* query ``E^{i+1}``
+      (Eq. 7 writes ``e^i_j``: the query of stage ``i``).
+    - a learned identity embedding per landmark (see :class:`PTHStage`).
+    - ``detach_landmarks``: stop gradients from the aggregation weights into
+      ``L^{i-1}``. Default False: the paper stresses that the aggregation is
+      differentiable w.r.t. the coordinates.
+
+    Args:
+        num_keypoints (int): ``N``.
+        embed_dims (int): ``d_model``; must equal the neck's.
+        num_stages (int): ``K``.
+        num_heads (int): Attention heads.
+        ffn_dims (int): Hidden channels of each stage's FFN.
+        predictor_dims (int): Hidden channels of the coordinate predictors.
+        dropout (float): Dropout in the stages.
+        tau (float): Temperature of Eq. 10.
+        use_pyramid (bool): See above.
+        use_dlr (bool): See above.
+        query_update (str): ``'replace'`` or ``'add'``.
+        initial_predictor (str): ``'flatten'`` or ``'pool'``.
+        initial_memory_size (tuple[int, int]): ``(H, W)`` of ``v_M``
+            (input size / 32 for a ResNet).
+        detach_landmarks (bool): See above.
+        loss (dict): Per-stage loss; L1 as in the paper.
+        stage_loss_weights (Sequence[float], optional): One weight per
+            supervised output (``L^0..L^K`` with DLR, ``L^1..L^K``
+            without); all 1 by default, as in the paper.
+        decoder (dict, optional): The :class:`DLRLabel` codec config.
+        init_cfg (dict, optional): mmengine initialisation config.
+    """
+
+    def __init__(self,
+                 num_keypoints: int,
+                 embed_dims: int = 256,
+                 num_stages: int = 3,
+                 num_heads: int = 8,
+                 ffn_dims: int = 1024,
+                 predictor_dims: int = 256,
+                 dropout: float = 0.1,
+                 tau: float = 1000.,
+                 use_pyramid: bool = True,
+                 use_dlr: bool = True,
+                 query_update: str = 'replace',
+                 initial_predictor: str = 'flatten',
+                 initial_memory_size: tuple[int, int] = (8, 8),
+                 detach_landmarks: bool = False,
+                 loss: ConfigType = dict(
+                     type='L1Loss', use_target_weight=True),
+                 stage_loss_weights: Sequence[float] | None = None,
+                 decoder: OptConfigType = None,
+                 init_cfg: OptConfigType = None) -> None:
+        super().__init__(init_cfg)
+        if query_update not in QUERY_UPDATES:
+            raise ValueError(f'query_update must be one of {QUERY_UPDATES}, '
+                             f'got {query_update!r}')
+        if tau <= 0:
+            raise ValueError(f'tau must be positive, got {tau}')
+        self.num_keypoints = num_keypoints
+        self.num_stages = num_stages
+        self.tau = float(tau)
+        self.use_pyramid = use_pyramid
+        self.use_dlr = use_dlr
+        self.query_update = query_update
+        self.detach_landmarks = detach_landmarks
+
+        self.landmark_embed = nn.Embedding(num_keypoints, embed_dims)
+        self.memory_pos = SinePositionalEncoding2D(embed_dims)
+        self.stages = nn.ModuleList(
+            PTHStage(embed_dims, num_heads, ffn_dims, dropout)
+            for _ in range(num_stages))
+        self.coordinate_predictors = nn.ModuleList(
+            CoordinatePredictor(embed_dims, predictor_dims, zero_init=use_dlr)
+            for _ in range(num_stages))
+        self.initial_predictor = InitialLandmarkPredictor(
+            embed_dims, num_keypoints, initial_predictor,
+            initial_memory_size) if use_dlr else None
+
+        num_outputs = num_stages + int(use_dlr)
+        if stage_loss_weights is None:
+            stage_loss_weights = [1.] * num_outputs
+        if len(stage_loss_weights) != num_outputs:
+            raise ValueError(
+                f'stage_loss_weights needs {num_outputs} values (one per '
+                f'supervised landmark set), got {len(stage_loss_weights)}')
+        self.stage_loss_weights = list(stage_loss_weights)
+        self.loss_module = MODELS.build(loss)
+        self.decoder = KEYPOINT_CODECS.build(decoder) if decoder else None
+
+    # ------------------------------------------------------------------
+    # forward: the paper's equations
+    # ------------------------------------------------------------------
+    def stage_memory(self, memories: Sequence[Tensor], stage: int) -> Tensor:
+        """The memory stage ``stage`` (0-based) reads: ``v_{M-stage}``."""
+        if not self.use_pyramid:
+            return memories[-1]
+        if len(memories) < self.num_stages:
+            raise ValueError(
+                f'{self.num_stages} pyramid stages need at least as many '
+                f'memories, the neck gives {len(memories)}')
+        return memories[-1 - stage]
+
+    def forward(self, memories: Sequence[Tensor]) -> list[Tensor]:
+        """Landmark sets of every stage.
+
+        Args:
+            memories (Sequence[Tensor]): ``(v_1, ..., v_M)``, each
+                ``(B, C, H_i, W_i)``.
+
+        Returns:
+            list[Tensor]: ``[L^0, L^1, ..., L^K]`` (``[L^1..L^K]`` without
+            DLR), each ``(B, N, 2)`` in normalised coordinates.
+        """
+        batch = memories[-1].shape[0]
+        landmark_pos = self.landmark_embed.weight
+        if self.use_dlr:
+            landmarks = self.initial_predictor(memories[-1])
+            landmark_sets = [landmarks]
+            queries = landmark_pos.new_zeros(batch, *landmark_pos.shape)
+        else:
+            landmark_sets = []
+            queries = landmark_pos.expand(batch, -1, -1)
+
+        for index, (stage, predictor) in enumerate(
+                zip(self.stages, self.coordinate_predictors)):
+            memory_map = self.stage_memory(memories, index)
+            height, width = memory_map.shape[-2:]
+            memory = memory_map.flatten(2).transpose(1, 2)  # (B, HW, C)
+            memory_pos = self.memory_pos(height, width, memory.device,
+                                         memory.dtype)
+            if self.use_dlr:
+                anchors = landmarks.detach() if self.detach_landmarks \
+                    else landmarks
+                aggregated = aggregate_queries(
+                    memory, anchors,
+                    pixel_centers(height, width, memory.device,
+                                  memory.dtype), self.tau)
+                queries = aggregated if self.query_update == 'replace' \
+                    else queries + aggregated
+            queries = stage(queries, landmark_pos, memory, memory_pos)
+            if self.use_dlr:
+                landmarks = refine(landmarks, predictor(queries))
+            else:
+                landmarks = predictor(queries).sigmoid()
+            landmark_sets.append(landmarks)
+        return landmark_sets
+
+    # ------------------------------------------------------------------
+    # MMPose interface
+    # ------------------------------------------------------------------
+    def loss(self,
+             feats: Sequence[Tensor],
+             batch_data_samples: OptSampleList,
+             train_cfg: ConfigType = {}) -> dict:
+        """L1 loss on every stage's landmarks (Sec. 3.3, 4.1)."""
+        landmark_sets = self.forward(feats)
+        labels = torch.cat([
+            d.gt_instance_labels.keypoint_labels for d in batch_data_samples
+        ])
+        weights = torch.cat([
+            d.gt_instance_labels.keypoint_weights for d in batch_data_samples
+        ]).unsqueeze(-1)
+
+        first_stage = 0 if self.use_dlr else 1
+        losses = {
+            f'loss_stage{first_stage + index}':
+            self.loss_module(landmarks, labels, weights) * weight
+            for index, (landmarks, weight) in enumerate(
+                zip(landmark_sets, self.stage_loss_weights))
+        }
+        _, accuracy, _ = keypoint_pck_accuracy(
+            pred=to_numpy(landmark_sets[-1]),
+            gt=to_numpy(labels),
+            mask=to_numpy(weights[..., 0]) > 0,
+            thr=0.05,
+            norm_factor=np.ones((labels.shape[0], 2), dtype=np.float32))
+        losses['acc_pose'] = labels.new_tensor(accuracy)
+        return losses
+
+    def predict(self,
+                feats,
+                batch_data_samples: OptSampleList,
+                test_cfg: ConfigType = {}) -> list[InstanceData]:
+        """Last stage's landmarks, decoded to input space.
+
+        The estimator maps ``keypoints`` to image space. With
+        ``test_cfg.flip_test`` (MMPose's flip TTA) ``feats`` is
+        ``[feats, feats_of_flipped_input]`` and the two are averaged; the
+        codec's flip is exact, so ``shift_coords`` is not needed. With
+        ``test_cfg.output_stages=True`` each instance also gets
+        ``stage_keypoints`` ``(1, S, N, 2)``: every stage's landmarks, in
+        image space.
+        """
+        if test_cfg.get('flip_test', False):
+            feats, feats_flipped = feats
+            flip_indices = batch_data_samples[0].metainfo['flip_indices']
+            landmark_sets = [
+                (landmarks + self.decoder.flip(flipped, flip_indices)) / 2
+                for landmarks, flipped in zip(
+                    self.forward(feats), self.forward(feats_flipped))
+            ]
+        else:
+            landmark_sets = self.forward(feats)
+
+        preds = self.decode(landmark_sets[-1].unsqueeze(1))
+        if test_cfg.get('output_stages', False):
+            stages = self.decoder.denormalize(torch.stack(landmark_sets, 1))
+            for pred, stage_keypoints, data_sample in zip(
+                    preds, to_numpy(stages), batch_data_samples):
+                pred.stage_keypoints = input_to_image_space(
+                    stage_keypoints, data_sample.metainfo)[None]
+        return preds
+
+
+def input_to_image_space(keypoints: np.ndarray, metainfo: dict) -> np.ndarray:
+    """Map input-space keypoints back to the original image.
+
+    The inverse of MMPose's ``TopdownAffine`` without rotation, the same
+    formula as ``TopdownPoseEstimator.add_pred_to_datasample``.
+    """
+    input_size = np.asarray(metainfo['input_size'], dtype=np.float32)
+    scale = np.asarray(metainfo['input_scale'], dtype=np.float32)
+    center = np.asarray(metainfo['input_center'], dtype=np.float32)
+    return keypoints / input_size * scale + center - 0.5 * scale

@@ -1,0 +1,59 @@
+"""One stage of the pyramid transformer head (paper Sec. 3.2, Eq. 6)."""
+from __future__ import annotations
+
+from torch import Tensor, nn
+
+from ..utils import AttentionBlock, FeedForwardBlock
+
+
+class PTHStage(nn.Module):
+    """``E^{i+1} = g_LM(g_LL(E^i), v_{M-i+1})`` (Eq. 6, Fig. 3b).
+
+    ``g_LL`` is self-attention among the landmark queries; ``g_LM`` is
+    cross-attention from the landmarks to the memory pixels, followed, as in
+    the Transformer/DETR decoder layer the paper builds on, by an FFN.
+
+    Landmark identity: the queries are position-free aggregates of memory
+    (Eq. 9), so a learned per-landmark embedding is added to the queries and
+    keys of ``g_LL`` and the queries of ``g_LM`` (DETR's ``query_pos``); the
+    paper does not say how identity enters, this is our choice. Memory keys
+    carry the fixed sine encoding of their pixel, as in the neck.
+
+    Args:
+        embed_dims (int): ``d_model``.
+        num_heads (int): Attention heads.
+        ffn_dims (int): Hidden channels of the FFN.
+        dropout (float): Dropout.
+    """
+
+    def __init__(self, embed_dims: int, num_heads: int, ffn_dims: int,
+                 dropout: float = 0.1) -> None:
+        super().__init__()
+        self.landmark_to_landmark = AttentionBlock(embed_dims, num_heads,
+                                                   dropout)
+        self.landmark_to_memory = AttentionBlock(embed_dims, num_heads,
+                                                 dropout)
+        self.feed_forward = FeedForwardBlock(embed_dims, ffn_dims, dropout)
+
+    def forward(self, landmark_queries: Tensor, landmark_pos: Tensor,
+                memory: Tensor, memory_pos: Tensor) -> Tensor:
+        """
+        Args:
+            landmark_queries (Tensor): ``E^i``, ``(B, N, C)``.
+            landmark_pos (Tensor): ``(N, C)`` landmark identity embedding.
+            memory (Tensor): ``v_{M-i+1}`` flattened, ``(B, HW, C)``.
+            memory_pos (Tensor): ``(HW, C)`` sine encodings of its pixels.
+
+        Returns:
+            Tensor: ``E^{i+1}``, ``(B, N, C)``.
+        """
+        queries = landmark_queries + landmark_pos
+        landmark_queries = self.landmark_to_landmark(
+            landmark_queries, query=queries, key=queries,
+            value=landmark_queries)
+        landmark_queries = self.landmark_to_memory(
+            landmark_queries,
+            query=landmark_queries + landmark_pos,
+            key=memory + memory_pos,
+            value=memory)
+        return self.feed_forward(landmark_queries)

@@ -1,0 +1,89 @@
+"""The pyramid memories of RePFormer's head (paper Sec. 3.2, Eq. 1-4)."""
+from __future__ import annotations
+
+from typing import Sequence
+
+from mmengine.model import BaseModule
+from torch import Tensor, nn
+
+from mmpose.registry import MODELS
+from ..utils import SinePositionalEncoding2D
+from .cross_scale_attention import CrossScaleAttention
+
+
+@MODELS.register_module()
+class CrossScaleNeck(BaseModule):
+    """Turns backbone levels ``z_1..z_M`` into pyramid memories ``v_1..v_M``.
+
+    Each selected level is projected to ``embed_dims`` by a 1x1 convolution.
+    The top memory is the top level itself (Eq. 4, ``v_M = z_M``); every
+    lower memory comes from a :class:`CrossScaleAttention` step on ``z_i``
+    and the memory above it, top-down (Eq. 3-4).
+
+    Args:
+        in_channels (Sequence[int]): Channels of every backbone output, in
+            the backbone's order (low to high level).
+        in_indices (Sequence[int], optional): Which backbone outputs form
+            ``z_1..z_M``, low to high. Defaults to the last three: the
+            levels a 3-stage PTH reads (strides 32/16/8 for a ResNet), so
+            no attention runs over the stride-4 map unless asked for.
+        embed_dims (int): ``d_model``, the channels of every memory.
+        num_heads (int): Attention heads of each cross-scale attention.
+        ffn_dims (int): Hidden channels of each FFN.
+        dropout (float): Dropout in the attentions and FFNs.
+        pos_temperature (float): Temperature of the sine encodings ``p_i``.
+        init_cfg (dict, optional): mmengine initialisation config.
+
+    Returns (forward):
+        tuple[Tensor]: memories ``(v_1, ..., v_M)``, low to high level, each
+        ``(B, embed_dims, H_i, W_i)`` at its level's resolution.
+    """
+
+    def __init__(self,
+                 in_channels: Sequence[int],
+                 in_indices: Sequence[int] | None = None,
+                 embed_dims: int = 256,
+                 num_heads: int = 8,
+                 ffn_dims: int = 1024,
+                 dropout: float = 0.1,
+                 pos_temperature: float = 10000.,
+                 init_cfg: dict | None = None) -> None:
+        super().__init__(init_cfg)
+        if in_indices is None:
+            in_indices = tuple(range(len(in_channels)))[-3:]
+        in_indices = tuple(in_indices)
+        if not in_indices or sorted(set(in_indices)) != list(in_indices):
+            raise ValueError('in_indices must be strictly increasing, got '
+                             f'{in_indices}')
+        if in_indices[-1] >= len(in_channels) or in_indices[0] < 0:
+            raise ValueError(f'in_indices {in_indices} out of range for '
+                             f'{len(in_channels)} backbone outputs')
+        self.in_indices = in_indices
+        self.embed_dims = embed_dims
+        self.input_projections = nn.ModuleList(
+            nn.Conv2d(in_channels[i], embed_dims, kernel_size=1)
+            for i in in_indices)
+        self.positional_encoding = SinePositionalEncoding2D(
+            embed_dims, pos_temperature)
+        # One attention per level below the top (i < M).
+        self.cross_scale_attentions = nn.ModuleList(
+            CrossScaleAttention(embed_dims, num_heads, ffn_dims, dropout)
+            for _ in in_indices[:-1])
+
+    @property
+    def num_levels(self) -> int:
+        return len(self.in_indices)
+
+    def forward(self, inputs: Sequence[Tensor]) -> tuple[Tensor, ...]:
+        levels = [
+            project(inputs[index])
+            for project, index in zip(self.input_projections, self.in_indices)
+        ]
+        memories = [levels[-1]]  # v_M = z_M
+        for level, attention in zip(levels[-2::-1],
+                                    self.cross_scale_attentions[::-1]):
+            height, width = level.shape[-2:]
+            pos_embed = self.positional_encoding(height, width, level.device,
+                                                 level.dtype)
+            memories.append(attention(level, memories[-1], pos_embed))
+        return tuple(memories[::-1])

@@ -1,0 +1,77 @@
+"""Fixed 2-D sine positional encodings and pixel-centre coordinates.
+
+Both are functions of the feature map's size only, so they are computed once
+per (height, width, device, dtype) and cached.
+
+Coordinate convention (shared with :class:`repformer_mmpose.codecs.DLRLabel`):
+the input image spans ``[0, 1]`` on each axis, so the centre of cell ``(i, j)``
+of an ``h x w`` feature map is ``((j + 0.5) / w, (i + 0.5) / h)`` in (x, y).
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import Tensor, nn
+
+
+def pixel_centers(height: int, width: int, device: torch.device | None = None,
+                  dtype: torch.dtype = torch.float32) -> Tensor:
+    """Normalised (x, y) centres of an ``height x width`` grid, row-major.
+
+    Returns:
+        Tensor: shape ``(height * width, 2)``; the coordinates ``c_k`` of
+        Eq. 10.
+    """
+    ys = (torch.arange(height, device=device, dtype=dtype) + 0.5) / height
+    xs = (torch.arange(width, device=device, dtype=dtype) + 0.5) / width
+    grid_y, grid_x = torch.meshgrid(ys, xs, indexing='ij')
+    return torch.stack([grid_x, grid_y], dim=-1).reshape(-1, 2)
+
+
+class SinePositionalEncoding2D(nn.Module):
+    """DETR's fixed sine/cosine encoding of normalised pixel centres.
+
+    The first half of the channels encodes y, the second half x; each half
+    interleaves sin and cos at geometrically spaced frequencies.
+
+    Args:
+        embed_dims (int): Output channels; must be divisible by 4.
+        temperature (float): Base of the frequency progression.
+    """
+
+    def __init__(self, embed_dims: int, temperature: float = 10000.) -> None:
+        super().__init__()
+        if embed_dims % 4 != 0:
+            raise ValueError(
+                f'embed_dims must be divisible by 4, got {embed_dims}')
+        self.embed_dims = embed_dims
+        self.temperature = temperature
+        self._cache: dict[tuple, Tensor] = {}
+
+    def forward(self, height: int, width: int, device: torch.device,
+                dtype: torch.dtype = torch.float32) -> Tensor:
+        """Encodings of shape ``(height * width, embed_dims)``, row-major."""
+        key = (height, width, device, dtype)
+        if key not in self._cache:
+            self._cache[key] = self._compute(height, width, device, dtype)
+        return self._cache[key]
+
+    def _compute(self, height: int, width: int, device: torch.device,
+                 dtype: torch.dtype) -> Tensor:
+        centers = pixel_centers(height, width, device, torch.float32)
+        num_feats = self.embed_dims // 2
+        exponents = 2 * (torch.arange(num_feats, device=device) // 2)
+        freqs = self.temperature**(exponents / num_feats)
+        angles_x = centers[:, :1] * 2 * math.pi / freqs
+        angles_y = centers[:, 1:] * 2 * math.pi / freqs
+        enc_x = torch.stack(
+            [angles_x[:, 0::2].sin(), angles_x[:, 1::2].cos()],
+            dim=-1).flatten(1)
+        enc_y = torch.stack(
+            [angles_y[:, 0::2].sin(), angles_y[:, 1::2].cos()],
+            dim=-1).flatten(1)
+        return torch.cat([enc_y, enc_x], dim=-1).to(dtype)
+
+    def extra_repr(self) -> str:
+        return f'embed_dims={self.embed_dims}, temperature={self.temperature}'

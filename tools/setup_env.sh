@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# Create (or update) a virtual environment with the pinned OpenMMLab stack
+# and this plugin. Idempotent; takes about 2 minutes on a fresh machine.
+#
+#   bash tools/setup_env.sh            # runtime only
+#   bash tools/setup_env.sh --tests    # + pytest and ruff
+#
+# VENV=path chooses the environment (default: .venv in the repo root).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+VENV=${VENV:-.venv}
+PYTHON=${PYTHON:-python3.11}
+command -v "$PYTHON" >/dev/null || PYTHON=python3
+WITH_TESTS=0
+[[ "${1:-}" == "--tests" ]] && WITH_TESTS=1
+
+log() { printf '[setup_env] %s\n' "$*"; }
+
+if [[ ! -x "$VENV/bin/python" ]]; then
+  log "creating $VENV with $($PYTHON --version)"
+  "$PYTHON" -m venv "$VENV"
+fi
+PIP=("$VENV/bin/python" -m pip install --disable-pip-version-check -q)
+
+# 1. PyTorch: on the reference machines these come from the local wheel
+#    store (a CUDA build that also runs on CPU).
+log "torch / torchvision"
+"${PIP[@]}" -r requirements/torch.txt
+
+# 2. Runtime needs (numpy<2 for xtcocotools, setuptools<81 for mmengine).
+log "runtime requirements"
+"${PIP[@]}" -r requirements/runtime.txt
+if [[ $WITH_TESTS == 1 ]]; then
+  "${PIP[@]}" -r requirements/tests.txt
+fi
+
+# 3. mmcv: keep a full mmcv (compiled ops) if there is one, else mmcv-lite.
+if "$VENV/bin/python" -c 'import mmcv._ext' 2>/dev/null; then
+  log "full mmcv found: $("$VENV/bin/python" -c 'import mmcv; print(mmcv.__version__)')"
+else
+  log "mmcv-lite"
+  "${PIP[@]}" -r requirements/mmcv.txt
+fi
+
+# 4. mmpose / mmdet / mmpretrain without their declared dependencies
+#    (mmpose's chumpy does not build; the real needs are in runtime.txt).
+log "mmpose / mmdet / mmpretrain (--no-deps)"
+"${PIP[@]}" --no-deps -r requirements/openmmlab.txt
+
+# 5. This plugin, editable.
+log "repformer_mmpose (editable)"
+"${PIP[@]}" --no-deps -e .
+
+"$VENV/bin/python" -W ignore -c '
+import repformer_mmpose, mmpose.models, mmcv, torch
+from repformer_mmpose.utils import has_compiled_mmcv_ops
+print("[setup_env] ok: torch", torch.__version__, "| mmcv", mmcv.__version__,
+      "(compiled ops)" if has_compiled_mmcv_ops() else "(lite, no compiled ops)",
+      "| repformer_mmpose", repformer_mmpose.__version__)'
