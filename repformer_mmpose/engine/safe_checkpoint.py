@@ -101,12 +101,18 @@ def load_checkpoint_file(filename: str, map_location=None):
 def _reason(error: Exception) -> str:
     """The line of torch's long message that names the refused global."""
     lines = [line.strip() for line in str(error).splitlines() if line.strip()]
-    named = [line for line in lines if 'Unsupported global' in line]
+    named = [line for line in lines if 'unsupported global' in line.lower()]
     return (named or lines or [repr(error)])[0]
+
+
+def load_from_local(filename: str, map_location=None):
+    """mmengine's local-file scheme (mmengine logs the name after
+    ``load_from_``), served by :func:`load_checkpoint_file`."""
+    return load_checkpoint_file(filename, map_location)
 
 
 def register_safe_checkpoint_loader() -> None:
     """Make mmengine load local checkpoints through
     :func:`load_checkpoint_file` (idempotent)."""
     CheckpointLoader.register_scheme(
-        prefixes='', loader=load_checkpoint_file, force=True)
+        prefixes='', loader=load_from_local, force=True)

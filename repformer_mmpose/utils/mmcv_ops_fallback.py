@@ -29,7 +29,7 @@ def _missing_op(name: str):
             f'mmcv op {name!r} needs the compiled extension `mmcv._ext`, '
             'which mmcv-lite does not ship. RePFormer does not use it; for '
             'models that do, install the full mmcv 2.1.0 (see README, '
-            '"Full mmcv").')
+            '"Installation").')
 
     op.__name__ = name
     return op

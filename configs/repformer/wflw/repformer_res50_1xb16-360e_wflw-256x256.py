@@ -1,7 +1,7 @@
 _base_ = [
     '../../_base_/models/repformer_res50.py',
     '../../_base_/schedules/adam_1xb16-360e.py',
-    '../../_base_/datasets/wflw.py',
+    '../../_base_/datasets/face_wflw.py',
 ]
 
 model = dict(head=dict(num_keypoints=98))

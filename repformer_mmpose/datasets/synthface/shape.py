@@ -133,6 +133,9 @@ def _hair(p: ShapeParams, jaw: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     back = np.concatenate([sides[:1], arc[::-1], sides[1:]])
     # Fringe: part of the hair ellipse above a curved hairline.
     y_h = y0 - FOREHEAD_H * p.face_length * (1.0 - 0.35 * p.hairline)
+    # Keep the hairline clear of (raised) eyebrows.
+    brow_top = BROW_Y - 0.12 * max(p.brow_raise, 0.0) - 1.5 * BROW_ARCH
+    y_h = min(y_h, brow_top - 0.12)
     y_edge = y_h + 0.12
     a1 = np.arcsin(np.clip((y0 - y_edge) / b, 0.0, 1.0))
     a = np.linspace(a1, np.pi - a1, 13)
@@ -165,8 +168,14 @@ def _brow_left(p: ShapeParams) -> tuple[np.ndarray, np.ndarray]:
     return upper, lower
 
 
-def _eye_left(p: ShapeParams) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Left eye: upper and lower lid (outer -> inner), iris centre."""
+def _ring(centre: np.ndarray, radius: float, n: int = 16) -> np.ndarray:
+    """``n`` points of a circle of ``radius`` in the face plane."""
+    a = 2 * np.pi * np.arange(n) / n
+    return centre + _xyz(radius * np.cos(a), radius * np.sin(a), 0.0)
+
+
+def _eye_left(p: ShapeParams) -> Parts:
+    """Left eye: lids (outer -> inner), lid crease, iris and pupil."""
     cx, cy = -EYE_X * p.eye_spacing, EYE_Y
     ew = EYE_W * p.eye_size
     t = np.arange(LID_SAMPLES) / (LID_SAMPLES - 1)
@@ -176,12 +185,15 @@ def _eye_left(p: ShapeParams) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     up = EYE_UP * p.eye_size * p.eye_open * np.sin(np.pi * t ** 0.85)
     lo = EYE_LO * p.eye_size * p.eye_open * (1 - 0.35 * p.smile) * bump
     z = surface_depth(x) - 0.04 + 0.02 * bump
-    upper = _xyz(x, y - up, z)
-    lower = _xyz(x, y + lo, z)
+    crease = EYE_UP * p.eye_size * (0.45 + 0.4 * p.eye_open) * bump
     iris = _xyz(np.array([cx + 0.45 * ew * p.gaze_x]),
                 np.array([cy + 0.25 * EYE_UP * p.eye_size * p.gaze_y]),
                 surface_depth(np.array([cx])) - 0.01)
-    return upper, lower, iris
+    r = IRIS_R * p.eye_size
+    return {'eye_l_up': _xyz(x, y - up, z), 'eye_l_lo': _xyz(x, y + lo, z),
+            'crease_l': _xyz(x, y - up - crease, z), 'iris_l': iris,
+            'iris_l_ring': _ring(iris[0], r),
+            'pupil_l_ring': _ring(iris[0], 0.42 * r, 12)}
 
 
 def _nose(p: ShapeParams) -> Parts:
@@ -251,7 +263,9 @@ def face_geometry(params: ShapeParams | None = None) -> Parts:
     Keypoint parts (see :mod:`.layouts`): ``jaw``, ``brow_{l,r}_{up,lo}``,
     ``eye_{l,r}_{up,lo}``, ``iris_{l,r}``, ``nose_ridge``, ``nose_base``,
     ``lip_outer``, ``lip_inner``.  Drawing-only parts: ``forehead``,
-    ``hair_back``, ``fringe``, ``neck``, ``nostril_{l,r}``, ``ala_{l,r}``.
+    ``hair_back``, ``fringe``, ``neck``, ``crease_{l,r}``,
+    ``iris_{l,r}_ring``, ``pupil_{l,r}_ring``, ``cheek_{l,r}``,
+    ``nostril_{l,r}``, ``ala_{l,r}``.
     Right parts are mirrors of the left ones in the same order (outer ->
     inner for brows and lids).
     """
@@ -261,18 +275,26 @@ def face_geometry(params: ShapeParams | None = None) -> Parts:
     parts['jaw'] = jaw
     parts['forehead'] = _forehead(p, jaw)
     parts['hair_back'], parts['fringe'] = _hair(p, jaw)
-    neck_top = jaw[[9, 23]]
+    neck_top = jaw[[11, 21]]
     neck = np.concatenate([neck_top, neck_top[::-1] + [0.0, 1.6, 0.0]])
     neck[:, 2] = -0.35
     parts['neck'] = neck
     up, lo = _brow_left(p)
     parts.update(brow_l_up=up, brow_l_lo=lo, brow_r_up=mirror(up),
                  brow_r_lo=mirror(lo))
-    up, lo, iris = _eye_left(p)
-    iris_r = mirror(iris)
-    iris_r[:, 0] += 2 * 0.45 * EYE_W * p.eye_size * p.gaze_x
-    parts.update(eye_l_up=up, eye_l_lo=lo, eye_r_up=mirror(up),
-                 eye_r_lo=mirror(lo), iris_l=iris, iris_r=iris_r)
+    eye = _eye_left(p)
+    # Both irises look the same way: mirror, then undo the gaze flip.
+    gaze = np.array([2 * 0.45 * EYE_W * p.eye_size * p.gaze_x, 0.0, 0.0])
+    for name, pts in eye.items():
+        parts[name] = pts
+        right = mirror(pts)
+        if 'iris' in name or 'pupil' in name:
+            right = right + gaze
+        parts['_'.join('r' if t == 'l' else t
+                       for t in name.split('_'))] = right
+    cheek = _xyz(np.array([-0.55]), np.array([0.22]),
+                 surface_depth(np.array([-0.55])))
+    parts.update(cheek_l=cheek, cheek_r=mirror(cheek))
     parts.update(_nose(p))
     parts['lip_outer'], parts['lip_inner'] = _lips(p)
     return parts

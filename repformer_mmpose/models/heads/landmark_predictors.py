@@ -62,23 +62,25 @@ class CoordinatePredictor(nn.Module):
 
     ``u_j^i = f_P^i(e_j^i)``: it sees one landmark query at a time, so it is
     agnostic to which landmark it serves. Used for DLR's residuals
-    (``zero_init=True``: every stage starts as the identity refinement) and
-    for the absolute coordinates of the no-DLR ablation.
+    (``small_init=True``: every stage starts close to the identity
+    refinement, yet gradients reach the stage from the first step) and for
+    the absolute coordinates of the no-DLR ablation.
 
     Args:
         embed_dims (int): Query channels.
         hidden_dims (int): Hidden channels.
-        zero_init (bool): Initialise the output layer to zero.
+        small_init (bool): Initialise the output layer with std 1e-3 and
+            zero bias.
     """
 
     def __init__(self, embed_dims: int, hidden_dims: int,
-                 zero_init: bool = True) -> None:
+                 small_init: bool = True) -> None:
         super().__init__()
         self.layers = nn.Sequential(
             nn.Linear(embed_dims, hidden_dims), nn.ReLU(inplace=True),
             nn.Linear(hidden_dims, 2))
-        if zero_init:
-            nn.init.zeros_(self.layers[-1].weight)
+        if small_init:
+            nn.init.normal_(self.layers[-1].weight, std=1e-3)
             nn.init.zeros_(self.layers[-1].bias)
 
     def forward(self, landmark_queries: Tensor) -> Tensor:

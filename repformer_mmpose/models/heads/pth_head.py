@@ -139,7 +139,7 @@ class PTHHead(BaseHead):
             PTHStage(embed_dims, num_heads, ffn_dims, dropout)
             for _ in range(num_stages))
         self.coordinate_predictors = nn.ModuleList(
-            CoordinatePredictor(embed_dims, predictor_dims, zero_init=use_dlr)
+            CoordinatePredictor(embed_dims, predictor_dims, small_init=use_dlr)
             for _ in range(num_stages))
         self.initial_predictor = InitialLandmarkPredictor(
             embed_dims, num_keypoints, initial_predictor,

@@ -1,0 +1,466 @@
+"""Shared core of the face-landmark converters (official release -> JSON).
+
+The four converters (:mod:`.wflw`, :mod:`.face300w`, :mod:`.cofw`,
+:mod:`.aflw`) turn the official annotation releases into the COCO-style JSON
+files that MMPose's ``WFLWDataset``, ``Face300WDataset``, ``COFWDataset`` and
+``AFLWDataset`` read unchanged. This module holds what they share:
+
+* :class:`ConversionError`, raised at the first bad record; its message
+  names the source file, the line or index, and the field;
+* :class:`BadRecordPolicy`, which either re-raises such an error or, with
+  ``--skip-bad``, reports it, skips the record and counts it;
+* value parsing and image checks (:func:`parse_float`, :func:`check_finite`,
+  :class:`ImageSizeCache`);
+* the box conventions of MMPose's released face files
+  (:func:`hrnet_center_scale`, :func:`expanded_landmark_bbox`) and of the
+  paper's crop protocol (:func:`scale_box_about_centre`);
+* :class:`FaceRecord`, :func:`build_coco` and :func:`write_json_atomic`,
+  which lay out and write the JSON (temporary file + ``os.replace``, so a
+  failure never leaves a partial file).
+
+Conventions of MMPose's released files, worked out numerically from the
+files themselves (``tests/test_converters.py`` checks them against MMPose's
+own test annotations):
+
+* ``center`` / ``scale`` (WFLW, 300W): the landmark box rounded outwards to
+  whole pixels, ``x0 = floor(min x)``, ``x1 = ceil(max x)`` (same for y);
+  ``center = ((x0 + x1) / 2, (y0 + y1) / 2)`` and
+  ``scale = max(x1 - x0, y1 - y0) / 200`` -- HRNet's convention, whose CSV
+  files MMPose's JSON files were made from. AFLW uses its released box
+  instead (see :mod:`.aflw`); COFW has no ``center``/``scale``.
+* ``bbox`` (WFLW, 300W, AFLW): the tight landmark box grown by 10 % of its
+  width/height on every side (x 1.2 about its centre), as
+  ``[x0 - 0.1 w, y0 - 0.1 h, (x1 + 0.1 w) - (x0 - 0.1 w), ...]`` in that
+  floating-point order (it reproduces MMPose's numbers to the last bit);
+  ``area`` is the bbox width times height. MMPose's face datasets other
+  than COFW crop with ``center``/``scale`` and ignore ``bbox``.
+* ``iscrowd`` 0, ``category_id`` 1, ``num_keypoints`` = number of points;
+  an image appears once in ``images`` and its ``id`` is the ``id`` of its
+  first face.
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+import os.path as osp
+import sys
+import tempfile
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Callable, TextIO
+
+import cv2
+import numpy as np
+
+#: The one category of all face-landmark files, as MMPose writes it.
+FACE_CATEGORIES: list[dict[str, Any]] = [{
+    'supercategory': 'person',
+    'id': 1,
+    'name': 'face',
+    'keypoints': [],
+    'skeleton': [],
+}]
+
+#: MMPose's ``pixel_std``: ``scale`` is a box side divided by this.
+PIXEL_STD = 200.0
+
+#: Margin of MMPose's ``bbox`` on each side, as a fraction of the landmark
+#: box's width/height (a box 1.2 times the landmark box).
+BBOX_MARGIN = 0.1
+
+
+class ConversionError(ValueError):
+    """A bad record in an official annotation release.
+
+    Args:
+        source: The file the record comes from.
+        location: Where in it, e.g. ``'line 12'`` or ``'index 3'``.
+        field: The field at fault, e.g. ``'keypoints'`` or ``'image'``.
+        message: What is wrong with it.
+    """
+
+    def __init__(self, source: str | os.PathLike, location: str, field: str,
+                 message: str) -> None:
+        self.source = os.fspath(source)
+        self.location = location
+        self.field = field
+        self.message = message
+        super().__init__(
+            f'{self.source}, {location}: field {field!r}: {message}')
+
+
+class BadRecordPolicy:
+    """What to do with a bad record: stop (default) or report and skip.
+
+    Args:
+        skip_bad: Report and skip bad records instead of raising.
+        stream: Where skipped records are reported (default stderr).
+    """
+
+    def __init__(self, skip_bad: bool = False,
+                 stream: TextIO | None = None) -> None:
+        self.skip_bad = skip_bad
+        self.stream = stream
+        self.skipped: list[ConversionError] = []
+
+    def handle(self, error: ConversionError) -> None:
+        """Raise ``error``, or, when skipping, report and record it."""
+        if not self.skip_bad:
+            raise error
+        self.skipped.append(error)
+        print(f'skipping bad record: {error}',
+              file=self.stream or sys.stderr)
+
+    def report(self, stream: TextIO | None = None) -> None:
+        """Print how many bad records were skipped (when skipping)."""
+        if self.skip_bad:
+            print(f'skipped {len(self.skipped)} bad record(s)',
+                  file=stream or sys.stdout)
+
+
+def parse_float(token: str, *, source: str | os.PathLike, location: str,
+                field: str) -> float:
+    """Parse one number of a text annotation, finite or a ConversionError."""
+    try:
+        value = float(token)
+    except ValueError:
+        raise ConversionError(source, location, field,
+                              f'non-numeric value {token!r}') from None
+    if not math.isfinite(value):
+        raise ConversionError(source, location, field,
+                              f'non-finite value {token!r}')
+    return value
+
+
+def check_finite(values: np.ndarray, *, source: str | os.PathLike,
+                 location: str, field: str) -> np.ndarray:
+    """Return ``values`` as float64, or raise if any is NaN/inf/non-numeric.
+
+    Used for the numeric arrays of the MATLAB releases (COFW, AFLW).
+    """
+    array = np.asarray(values)
+    if not (np.issubdtype(array.dtype, np.number)
+            or array.dtype == np.bool_):
+        raise ConversionError(source, location, field,
+                              f'non-numeric data of type {array.dtype}')
+    array = array.astype(np.float64)
+    bad = np.flatnonzero(~np.isfinite(array))
+    if bad.size:
+        raise ConversionError(
+            source, location, field,
+            f'non-finite value {array.flat[bad[0]]!r} at position '
+            f'{int(bad[0])}')
+    return array
+
+
+class ImageSizeCache:
+    """Checks that images exist and decode, remembering their sizes.
+
+    Args:
+        image_root: Folder the relative image paths are resolved against.
+    """
+
+    def __init__(self, image_root: str | os.PathLike) -> None:
+        self.image_root = os.fspath(image_root)
+        self._sizes: dict[str, tuple[int, int]] = {}
+
+    def size(self, rel_path: str, *, source: str | os.PathLike,
+             location: str, field: str = 'image') -> tuple[int, int]:
+        """``(height, width)`` of an image, read with ``cv2.imread``.
+
+        Raises:
+            ConversionError: The image is missing or cannot be decoded.
+        """
+        if rel_path in self._sizes:
+            return self._sizes[rel_path]
+        path = osp.join(self.image_root, rel_path)
+        if not osp.isfile(path):
+            raise ConversionError(source, location, field,
+                                  f'image file not found: {path}')
+        image = cv2.imread(path)
+        if image is None:
+            raise ConversionError(source, location, field,
+                                  f'image cannot be read: {path}')
+        hw = (int(image.shape[0]), int(image.shape[1]))
+        self._sizes[rel_path] = hw
+        return hw
+
+
+def landmark_box(points: np.ndarray) -> tuple[float, float, float, float]:
+    """Tight box ``(x0, y0, x1, y1)`` of ``(K, 2)`` points."""
+    points = np.asarray(points, dtype=np.float64)
+    x0, y0 = points.min(axis=0)
+    x1, y1 = points.max(axis=0)
+    return float(x0), float(y0), float(x1), float(y1)
+
+
+def hrnet_center_scale(points: np.ndarray) -> tuple[list[float], float]:
+    """``center`` and ``scale`` of MMPose's WFLW / 300W files.
+
+    The landmark box rounded outwards to whole pixels; ``scale`` is its
+    longer side over 200 (see the module docstring).
+    """
+    x0, y0, x1, y1 = landmark_box(points)
+    ix0, iy0 = math.floor(x0), math.floor(y0)
+    ix1, iy1 = math.ceil(x1), math.ceil(y1)
+    center = [(ix0 + ix1) / 2, (iy0 + iy1) / 2]
+    scale = max(ix1 - ix0, iy1 - iy0) / PIXEL_STD
+    return center, scale
+
+
+def expanded_landmark_bbox(
+        points: np.ndarray,
+        margin: float = BBOX_MARGIN) -> tuple[list[float], float]:
+    """MMPose's ``bbox`` (xywh) and ``area``: the landmark box x 1.2.
+
+    Args:
+        points: ``(K, 2)`` landmarks.
+        margin: Growth on each side as a fraction of width/height.
+    """
+    x0, y0, x1, y1 = landmark_box(points)
+    w, h = x1 - x0, y1 - y0
+    left, top = x0 - margin * w, y0 - margin * h
+    right, bottom = x1 + margin * w, y1 + margin * h
+    bbox = [left, top, right - left, bottom - top]
+    return bbox, bbox[2] * bbox[3]
+
+
+def scale_box_about_centre(x0: float, y0: float, x1: float, y1: float,
+                           factor: float) -> list[float]:
+    """Box ``(x0, y0, x1, y1)`` scaled by ``factor`` about its centre, xywh.
+
+    Used for the ``crop_bbox`` of the paper's (PIPNet's) crop protocol.
+    """
+    cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
+    w, h = (x1 - x0) * factor, (y1 - y0) * factor
+    return [cx - w / 2, cy - h / 2, w, h]
+
+
+def flat_keypoints(points: np.ndarray,
+                   visibility: Sequence[float] | float = 1) -> list[float]:
+    """``(K, 2)`` points + visibility as ``[x0, y0, v0, x1, ...]``."""
+    points = np.asarray(points, dtype=np.float64)
+    if np.isscalar(visibility):
+        visibility = [visibility] * len(points)
+    flat: list[float] = []
+    for (x, y), v in zip(points.tolist(), visibility):
+        flat += [x, y, v]
+    return flat
+
+
+@dataclass
+class FaceRecord:
+    """One face, ready to be laid out as a COCO image + annotation.
+
+    Attributes:
+        ann_id: The annotation ``id`` (fixed by the face's place in the
+            official release, so skipping bad records renumbers nothing).
+        file_name: Image path relative to MMPose's ``data_prefix['img']``.
+        height: Image height in pixels.
+        width: Image width in pixels.
+        keypoints: Flat ``[x0, y0, v0, x1, y1, v1, ...]``.
+        bbox: ``[x, y, w, h]``.
+        area: Area of ``bbox``.
+        center: ``[cx, cy]`` for the datasets that crop with it, or None.
+        scale: Box side / 200 for those datasets, or None.
+        extra: Further fields appended to the annotation (``box_size``,
+            ``crop_bbox``, ...), in order.
+    """
+
+    ann_id: int
+    file_name: str
+    height: int
+    width: int
+    keypoints: list[float]
+    bbox: list[float]
+    area: float
+    center: list[float] | None = None
+    scale: float | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def num_keypoints(self) -> int:
+        """Number of points (all are labelled in these datasets)."""
+        return len(self.keypoints) // 3
+
+    def annotation(self, image_id: int) -> dict[str, Any]:
+        """The COCO annotation, fields in the order MMPose's files use."""
+        ann: dict[str, Any] = {
+            'image_id': image_id,
+            'id': self.ann_id,
+            'keypoints': list(self.keypoints),
+            'num_keypoints': self.num_keypoints,
+            'bbox': [float(v) for v in self.bbox],
+            'iscrowd': 0,
+            'area': float(self.area),
+            'category_id': 1,
+        }
+        if self.center is not None:
+            ann['center'] = [float(v) for v in self.center]
+        if self.scale is not None:
+            ann['scale'] = float(self.scale)
+        ann.update(self.extra)
+        return ann
+
+
+def first_face_ids(records: Iterable[FaceRecord]) -> dict[str, int]:
+    """Image ``id`` per file name: the ``id`` of the image's first face."""
+    image_ids: dict[str, int] = {}
+    for rec in records:
+        image_ids.setdefault(rec.file_name, rec.ann_id)
+    return image_ids
+
+
+def build_coco(records: Sequence[FaceRecord],
+               info: dict[str, Any] | None = None,
+               image_ids: dict[str, int] | None = None) -> dict[str, Any]:
+    """Lay records out as MMPose's COCO-style face-landmark JSON.
+
+    Each image is listed once, in order of first appearance.
+
+    Args:
+        records: The faces.
+        info: Optional ``info`` entry (COFW's files have one).
+        image_ids: Image ``id`` per file name; by default the ``id`` of the
+            image's first face here. A subset file passes its parent
+            file's ids so that an image has one id in both.
+
+    Raises:
+        ValueError: Two records share an annotation id.
+    """
+    if image_ids is None:
+        image_ids = first_face_ids(records)
+    images: list[dict[str, Any]] = []
+    annotations: list[dict[str, Any]] = []
+    listed: set[str] = set()
+    seen_ids: set[int] = set()
+    for rec in records:
+        if rec.ann_id in seen_ids:
+            raise ValueError(f'duplicate annotation id {rec.ann_id}')
+        seen_ids.add(rec.ann_id)
+        image_id = image_ids[rec.file_name]
+        if rec.file_name not in listed:
+            listed.add(rec.file_name)
+            images.append({
+                'id': image_id,
+                'file_name': rec.file_name,
+                'height': int(rec.height),
+                'width': int(rec.width),
+            })
+        annotations.append(rec.annotation(image_id))
+    coco: dict[str, Any] = {}
+    if info is not None:
+        coco['info'] = info
+    coco['categories'] = json.loads(json.dumps(FACE_CATEGORIES))
+    coco['images'] = images
+    coco['annotations'] = annotations
+    return coco
+
+
+def write_json_atomic(obj: Any, path: str | os.PathLike) -> None:
+    """Write JSON via a temporary file in the same folder + ``os.replace``.
+
+    Either the complete file appears at ``path`` or nothing changes there.
+    """
+    path = os.fspath(path)
+    folder = osp.dirname(osp.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(
+        dir=folder, prefix=f'.{osp.basename(path)}.', suffix='.tmp')
+    try:
+        with os.fdopen(fd, 'w', encoding='utf-8') as f:
+            json.dump(obj, f, ensure_ascii=False)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if osp.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def write_image_atomic(image: np.ndarray, path: str | os.PathLike) -> None:
+    """``cv2.imwrite`` via a temporary file + ``os.replace``.
+
+    Raises:
+        OSError: OpenCV could not encode or write the image.
+    """
+    path = os.fspath(path)
+    folder = osp.dirname(osp.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    stem, ext = osp.splitext(osp.basename(path))
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f'.{stem}.', suffix=ext)
+    os.close(fd)
+    try:
+        if not cv2.imwrite(tmp, image):
+            raise OSError(f'cv2.imwrite failed for {path}')
+        os.replace(tmp, path)
+    except BaseException:
+        if osp.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+@dataclass
+class SplitOutput:
+    """One output file: its name, its records, its ``info`` and, for a
+    subset file, the image ids of its parent file (see :func:`build_coco`).
+    """
+
+    file_name: str
+    records: list[FaceRecord]
+    info: dict[str, Any] | None = None
+    image_ids: dict[str, int] | None = None
+
+    @property
+    def num_images(self) -> int:
+        """Number of distinct images."""
+        return len({r.file_name for r in self.records})
+
+
+def write_outputs(outputs: Sequence[SplitOutput], out_dir: str | os.PathLike,
+                  expected: dict[str, int] | None = None,
+                  log: Callable[[str], None] = print) -> dict[str, int]:
+    """Write each output atomically and print its counts.
+
+    All records are built before this is called, so a bad record stops a
+    conversion before any JSON file is written.
+
+    Args:
+        outputs: The files to write.
+        out_dir: Folder to write them to.
+        expected: Face counts of the full official release, per file name;
+            a different count is pointed out (it is not an error: a partial
+            release is converted as it is).
+        log: Where counts are printed.
+
+    Returns:
+        Face count per written file name.
+    """
+    counts: dict[str, int] = {}
+    for out in outputs:
+        write_json_atomic(build_coco(out.records, out.info, out.image_ids),
+                          osp.join(out_dir, out.file_name))
+        counts[out.file_name] = len(out.records)
+        line = (f'{out.file_name}: {len(out.records)} faces, '
+                f'{out.num_images} images')
+        want = (expected or {}).get(out.file_name)
+        if want is not None and want != len(out.records):
+            line += f' (the full official release has {want})'
+        log(line)
+    return counts
+
+
+def run_cli(convert: Callable[[], Any]) -> int:
+    """Run a conversion for a command-line tool; return its exit status.
+
+    A bad record (or a missing input file) is printed to stderr as
+    ``error: ...`` and gives status 1.
+    """
+    try:
+        convert()
+    except (ConversionError, FileNotFoundError) as err:
+        print(f'error: {err}', file=sys.stderr)
+        return 1
+    return 0

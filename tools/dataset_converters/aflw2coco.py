@@ -1,0 +1,11 @@
+"""Convert the official AFLW release to MMPose's JSON (thin CLI).
+
+See :mod:`repformer_mmpose.datasets.converters.aflw` for the input
+layout, the output files and their conventions; ``--help`` for options.
+"""
+import sys
+
+from repformer_mmpose.datasets.converters.aflw import main
+
+if __name__ == '__main__':
+    sys.exit(main())
