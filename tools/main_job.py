@@ -98,6 +98,9 @@ def evaluate(cfg: Config, checkpoint: str, ann_file: str,
     cfg.load_from = checkpoint
     cfg.test_dataloader.dataset.ann_file = ann_file
     cfg.work_dir = osp.join(cfg.work_dir, 'test')
+    # mmengine keeps one visualizer per name in the process: one per test.
+    stem = osp.splitext(osp.basename(ann_file))[0]
+    cfg.visualizer.name = f'{cfg.visualizer.get("name", "vis")}_{stem}'
     if dump_file:
         cfg.test_evaluator = [
             cfg.test_evaluator,

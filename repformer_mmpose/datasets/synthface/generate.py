@@ -71,16 +71,27 @@ def _init_worker() -> None:
     cv2.setNumThreads(1)
 
 
+def _pool_context() -> mp.context.BaseContext:
+    """A start method that is safe in a multi-threaded parent.
+
+    Plain ``fork`` deadlocks when the parent already runs OpenCV's (or
+    another library's) thread pool, so workers are forked from a clean
+    fork server that has imported this module once; ``spawn`` where fork
+    servers are unavailable.
+    """
+    if 'forkserver' in mp.get_all_start_methods():
+        ctx = mp.get_context('forkserver')
+        ctx.set_forkserver_preload([__name__])
+        return ctx
+    return mp.get_context('spawn')
+
+
 def _run(tasks: list[Task], workers: int) -> list[tuple[dict, dict]]:
     """Run the tasks, in a pool of ``workers`` processes if > 1."""
     if workers <= 1 or len(tasks) < 2:
         return [_render_and_write(t) for t in tasks]
-    # Fork keeps the parent's imports (this package pulls in MMPose);
-    # fall back to spawn where fork is unavailable.
-    methods = mp.get_all_start_methods()
-    ctx = mp.get_context('fork' if 'fork' in methods else 'spawn')
     chunk = max(1, min(32, len(tasks) // (4 * workers)))
-    with ctx.Pool(workers, initializer=_init_worker) as pool:
+    with _pool_context().Pool(workers, initializer=_init_worker) as pool:
         return list(pool.imap(_render_and_write, tasks, chunksize=chunk))
 
 

@@ -121,8 +121,8 @@ def sample_appearance(rng: Rng) -> tuple[Appearance, float]:
 def sample_photometric(rng: Rng) -> Photometric:
     """Lighting, exposure, blur and noise."""
     exposure = float(np.clip(rng.normal(0.0, 0.25), -0.7, 0.7))
-    if rng.uniform() < 0.15:
-        exposure = float(rng.choice([-1.0, 1.0]) * rng.uniform(0.75, 1.6))
+    if rng.uniform() < 0.15:  # over-exposure saturates sooner: cap it
+        exposure = float(rng.choice([-1.6, 1.2]) * rng.uniform(0.63, 1.0))
     blur, motion = float(rng.uniform(0.0, 1.0)), 0.0
     if rng.uniform() < 0.25:
         if rng.uniform() < 0.5:
