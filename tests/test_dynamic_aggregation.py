@@ -94,3 +94,15 @@ def test_sine_encoding_values_and_cache():
     assert encoding(1, 2, torch.device('cpu')) is values
     with pytest.raises(ValueError, match='divisible by 4'):
         SinePositionalEncoding2D(6)
+
+
+def test_caches_filled_in_inference_mode_work_in_training():
+    from repformer_mmpose.models import PTHHead
+    head = PTHHead(
+        num_keypoints=3, embed_dims=8, num_heads=2, ffn_dims=16,
+        predictor_dims=8, initial_memory_size=(2, 2))
+    memories = tuple(torch.randn(1, 8, s, s) for s in (7, 5, 2))
+    with torch.inference_mode():
+        head(memories)
+    head(memories)[-1].sum().backward()  # no "inference tensor" error
+    assert head.landmark_embed.weight.grad is not None

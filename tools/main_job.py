@@ -31,7 +31,7 @@ from mmengine.runner import Runner
 from repformer_mmpose.evaluation import mean_shape_errors
 
 DEFAULT_CONFIG = ('configs/repformer/synthface/'
-                  'repformer_res18-d128_1xb16-12e_synthface-128x128.py')
+                  'repformer_res18-d128_1xb16-6e_synthface-128x128.py')
 SUBSETS = ('largepose', 'expression', 'illumination', 'makeup', 'occlusion',
            'blur')
 LOADERS = ('train_dataloader', 'val_dataloader', 'test_dataloader')

@@ -1,39 +1,20 @@
-# AFLW: NME normalised by the face box size, as MMPose.
-_base_ = ['./face_pipelines.py']
+# AFLW (19 points): NME normalised by the face box size, as MMPose.
+_base_ = ['./face_topdown.py']
 
 dataset_type = 'AFLWDataset'
-data_mode = 'topdown'
 data_root = 'data/aflw/'
-
 train_dataloader = dict(
-    batch_size=16,
-    num_workers=2,
-    persistent_workers=True,
-    sampler=dict(type='DefaultSampler', shuffle=True),
     dataset=dict(
         type=dataset_type,
         data_root=data_root,
-        data_mode=data_mode,
-        ann_file='annotations/face_landmarks_aflw_train.json',
-        data_prefix=dict(img='images/'),
-        pipeline={{_base_.train_pipeline}},
-    ))
+        ann_file='annotations/face_landmarks_aflw_train.json'))
 val_dataloader = dict(
-    batch_size=32,
-    num_workers=2,
-    persistent_workers=True,
-    drop_last=False,
-    sampler=dict(type='DefaultSampler', shuffle=False, round_up=False),
     dataset=dict(
         type=dataset_type,
         data_root=data_root,
-        data_mode=data_mode,
-        ann_file='annotations/face_landmarks_aflw_test.json',
-        data_prefix=dict(img='images/'),
-        test_mode=True,
-        pipeline={{_base_.val_pipeline}},
-    ))
+        ann_file='annotations/face_landmarks_aflw_test.json'))
 test_dataloader = val_dataloader
 
-val_evaluator = dict(type='NME', norm_mode='use_norm_item', norm_item='bbox_size')
+val_evaluator = dict(
+    type='NME', norm_mode='use_norm_item', norm_item='bbox_size')
 test_evaluator = val_evaluator

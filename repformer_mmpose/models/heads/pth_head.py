@@ -169,6 +169,15 @@ class PTHHead(BaseHead):
                 f'memories, the neck gives {len(memories)}')
         return memories[-1 - stage]
 
+    def flatten_memory(self, memory_map: Tensor) -> tuple[Tensor, ...]:
+        """``(B, C, H, W)`` -> memory ``(B, HW, C)``, its sine encodings
+        ``(HW, C)`` and its pixel centres ``c_k`` ``(HW, 2)``."""
+        height, width = memory_map.shape[-2:]
+        device, dtype = memory_map.device, memory_map.dtype
+        return (memory_map.flatten(2).transpose(1, 2),
+                self.memory_pos(height, width, device, dtype),
+                pixel_centers(height, width, device, dtype))
+
     def forward(self, memories: Sequence[Tensor]) -> list[Tensor]:
         """Landmark sets of every stage.
 
@@ -180,38 +189,41 @@ class PTHHead(BaseHead):
             list[Tensor]: ``[L^0, L^1, ..., L^K]`` (``[L^1..L^K]`` without
             DLR), each ``(B, N, 2)`` in normalised coordinates.
         """
-        batch = memories[-1].shape[0]
+        if not self.use_dlr:
+            return self.forward_learned_queries(memories)
         landmark_pos = self.landmark_embed.weight
-        if self.use_dlr:
-            landmarks = self.initial_predictor(memories[-1])
-            landmark_sets = [landmarks]
-            queries = landmark_pos.new_zeros(batch, *landmark_pos.shape)
-        else:
-            landmark_sets = []
-            queries = landmark_pos.expand(batch, -1, -1)
-
+        landmarks = self.initial_predictor(memories[-1])  # L^0
+        landmark_sets = [landmarks]
+        queries = None
         for index, (stage, predictor) in enumerate(
                 zip(self.stages, self.coordinate_predictors)):
-            memory_map = self.stage_memory(memories, index)
-            height, width = memory_map.shape[-2:]
-            memory = memory_map.flatten(2).transpose(1, 2)  # (B, HW, C)
-            memory_pos = self.memory_pos(height, width, memory.device,
-                                         memory.dtype)
-            if self.use_dlr:
-                anchors = landmarks.detach() if self.detach_landmarks \
-                    else landmarks
-                aggregated = aggregate_queries(
-                    memory, anchors,
-                    pixel_centers(height, width, memory.device,
-                                  memory.dtype), self.tau)
-                queries = aggregated if self.query_update == 'replace' \
-                    else queries + aggregated
-            queries = stage(queries, landmark_pos, memory, memory_pos)
-            if self.use_dlr:
-                landmarks = refine(landmarks, predictor(queries))
-            else:
-                landmarks = predictor(queries).sigmoid()
+            memory, memory_pos, pixel_coords = self.flatten_memory(
+                self.stage_memory(memories, index))
+            anchors = landmarks.detach() if self.detach_landmarks \
+                else landmarks
+            aggregated = aggregate_queries(  # Eq. 9-10
+                memory, anchors, pixel_coords, self.tau)
+            queries = aggregated if queries is None or \
+                self.query_update == 'replace' else queries + aggregated
+            queries = stage(queries, landmark_pos, memory, memory_pos)  # Eq. 6
+            landmarks = refine(landmarks, predictor(queries))  # Eq. 7-8
             landmark_sets.append(landmarks)
+        return landmark_sets
+
+    def forward_learned_queries(self,
+                                memories: Sequence[Tensor]) -> list[Tensor]:
+        """Without DLR (Table 2's first two rows): DETR-style learned
+        queries, each stage's output feeds the next, absolute coordinates
+        per stage."""
+        landmark_pos = self.landmark_embed.weight
+        queries = landmark_pos.expand(memories[-1].shape[0], -1, -1)
+        landmark_sets = []
+        for index, (stage, predictor) in enumerate(
+                zip(self.stages, self.coordinate_predictors)):
+            memory, memory_pos, _ = self.flatten_memory(
+                self.stage_memory(memories, index))
+            queries = stage(queries, landmark_pos, memory, memory_pos)
+            landmark_sets.append(predictor(queries).sigmoid())
         return landmark_sets
 
     # ------------------------------------------------------------------

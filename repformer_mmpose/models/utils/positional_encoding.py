@@ -9,20 +9,32 @@ of an ``h x w`` feature map is ``((j + 0.5) / w, (i + 0.5) / h)`` in (x, y).
 """
 from __future__ import annotations
 
+import functools
 import math
 
 import torch
 from torch import Tensor, nn
 
 
+@functools.lru_cache(maxsize=64)
 def pixel_centers(height: int, width: int, device: torch.device | None = None,
                   dtype: torch.dtype = torch.float32) -> Tensor:
     """Normalised (x, y) centres of an ``height x width`` grid, row-major.
+
+    Cached per (size, device, dtype): do not modify the result in place.
+    Built outside inference mode, so a cache filled during inference can
+    still be used in training.
 
     Returns:
         Tensor: shape ``(height * width, 2)``; the coordinates ``c_k`` of
         Eq. 10.
     """
+    with torch.inference_mode(False):
+        return _grid_centers(height, width, device, dtype)
+
+
+def _grid_centers(height: int, width: int, device: torch.device | None,
+                  dtype: torch.dtype) -> Tensor:
     ys = (torch.arange(height, device=device, dtype=dtype) + 0.5) / height
     xs = (torch.arange(width, device=device, dtype=dtype) + 0.5) / width
     grid_y, grid_x = torch.meshgrid(ys, xs, indexing='ij')
@@ -54,7 +66,9 @@ class SinePositionalEncoding2D(nn.Module):
         """Encodings of shape ``(height * width, embed_dims)``, row-major."""
         key = (height, width, device, dtype)
         if key not in self._cache:
-            self._cache[key] = self._compute(height, width, device, dtype)
+            with torch.inference_mode(False):  # usable in training later
+                self._cache[key] = self._compute(height, width, device,
+                                                 dtype)
         return self._cache[key]
 
     def _compute(self, height: int, width: int, device: torch.device,

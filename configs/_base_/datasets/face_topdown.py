@@ -1,0 +1,75 @@
+# The paper's augmentation, which follows PIPNet (Jin et al. 2021), with
+# PIPNet's probabilities: flip 0.5 (dataset flip pairs), shift up to +-30 px
+# 0.5, rotation up to +-30 deg 0.5, one occluding rectangle up to 0.4 x 0.4
+# of the crop 0.5, Gaussian blur 0.3, greyscale 0.2.
+#
+# Crop box: MMPose's (the annotation's center/scale, padded x1.25 by
+# GetBBoxCenterScale), so MMPose's own annotation files work unchanged.
+input_size = (256, 256)
+codec = dict(type='DLRLabel', input_size=input_size)
+
+train_pipeline = [
+    dict(type='LoadImage'),
+    dict(type='GetBBoxCenterScale'),
+    dict(type='RandomFlip', direction='horizontal', prob=0.5),
+    dict(
+        type='RandomShiftRotate',
+        input_size=input_size,
+        max_shift_px=30,
+        shift_prob=0.5,
+        max_rotate_deg=30,
+        rotate_prob=0.5),
+    dict(type='TopdownAffine', input_size=input_size),
+    dict(type='RandomOcclusion', prob=0.5, max_size_ratio=0.4),
+    dict(type='RandomGaussianBlur', prob=0.3, max_sigma=5.0),
+    dict(type='RandomGrayscale', prob=0.2),
+    dict(type='GenerateTarget', encoder=codec),
+    dict(type='PackPoseInputs')
+]
+val_pipeline = [
+    dict(type='LoadImage'),
+    dict(type='GetBBoxCenterScale'),
+    dict(type='TopdownAffine', input_size=input_size),
+    dict(type='PackPoseInputs')
+]
+
+# Data loaders and metric shared by the face data sets; each data set's
+# base file (face_300w.py, face_wflw.py, ...) sets its class, root,
+# annotation files and, where it differs, the NME normalisation.
+dataset_type = 'Face300WDataset'
+data_mode = 'topdown'
+data_root = 'data/300w/'
+
+train_dataloader = dict(
+    batch_size=16,
+    num_workers=2,
+    persistent_workers=True,
+    sampler=dict(type='DefaultSampler', shuffle=True),
+    dataset=dict(
+        type=dataset_type,
+        data_root=data_root,
+        data_mode=data_mode,
+        ann_file='annotations/face_landmarks_300w_train.json',
+        data_prefix=dict(img='images/'),
+        pipeline=train_pipeline,
+    ))
+val_dataloader = dict(
+    batch_size=32,
+    num_workers=2,
+    persistent_workers=True,
+    drop_last=False,
+    sampler=dict(type='DefaultSampler', shuffle=False, round_up=False),
+    dataset=dict(
+        type=dataset_type,
+        data_root=data_root,
+        data_mode=data_mode,
+        ann_file='annotations/face_landmarks_300w_valid.json',
+        data_prefix=dict(img='images/'),
+        test_mode=True,
+        pipeline=val_pipeline,
+    ))
+test_dataloader = val_dataloader
+
+# Inter-ocular NME (outer eye corners, from the data set's name in MMPose).
+val_evaluator = dict(type='NME', norm_mode='keypoint_distance')
+test_evaluator = val_evaluator
