@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import importlib.util
+import os
 from pathlib import Path
 from types import ModuleType
 
@@ -9,8 +10,21 @@ import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 # Small real samples of each dataset (2 images + an MMPose-style COCO json
-# each), kept outside the repository: <repo>/../shared/data/mmpose-fixtures.
-FIXTURE_ROOT = REPO_ROOT.parent / 'shared' / 'data' / 'mmpose-fixtures'
+# each), research-only, kept outside the repository:
+# <repo>/../shared/data/mmpose-fixtures, or $MMPOSE_FIXTURES.
+FIXTURE_ROOT = Path(
+    os.environ.get('MMPOSE_FIXTURES',
+                   REPO_ROOT.parent / 'shared' / 'data' / 'mmpose-fixtures'))
+# CI sets this: there, missing data is a failure, not a skip.
+REQUIRE_DATA_ENV = 'REPFORMER_REQUIRE_DATA'
+
+
+def missing_data(reason: str) -> None:
+    """Skip a test whose data is absent (fail if $REPFORMER_REQUIRE_DATA
+    is 1, so CI cannot pass by skipping)."""
+    if os.environ.get(REQUIRE_DATA_ENV) == '1':
+        pytest.fail(f'{reason} ({REQUIRE_DATA_ENV}=1)')
+    pytest.skip(reason)
 
 
 @pytest.fixture(scope='session')
@@ -27,8 +41,9 @@ def fixture_root() -> Path:
 def _fixture_dir_or_skip(name: str) -> Path:
     path = FIXTURE_ROOT / name
     if not (path / f'test_{name}.json').is_file():
-        pytest.skip(f'dataset fixture {path}/test_{name}.json not found; '
-                    'it lives outside the repository (shared/data)')
+        missing_data(f'dataset fixture {path}/test_{name}.json not found; '
+                     'it lives outside the repository (shared/data); set '
+                     'MMPOSE_FIXTURES to its folder')
     return path
 
 

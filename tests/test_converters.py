@@ -34,20 +34,14 @@ from repformer_mmpose.datasets.converters import (
 )
 from repformer_mmpose.datasets.converters import wflw as wflw_module
 
+from conftest import FIXTURE_ROOT, missing_data
+
 REPO = Path(__file__).resolve().parents[1]
-FIXTURE_CANDIDATES = [
-    REPO / 'shared' / 'data' / 'mmpose-fixtures',
-    REPO.parent / 'shared' / 'data' / 'mmpose-fixtures',
-    Path('/work/shared/data/mmpose-fixtures'),
-]
-if os.environ.get('MMPOSE_FIXTURES'):
-    FIXTURE_CANDIDATES.insert(0, Path(os.environ['MMPOSE_FIXTURES']))
 
 
 def _fixture_dir() -> Path | None:
-    for path in FIXTURE_CANDIDATES:
-        if (path / 'wflw' / 'test_wflw.json').is_file():
-            return path
+    if (FIXTURE_ROOT / 'wflw' / 'test_wflw.json').is_file():
+        return FIXTURE_ROOT
     return None
 
 
@@ -59,9 +53,8 @@ FILLER_SIZE = (48, 40)  # height, width of the filler image
 def fixtures() -> Path:
     """The folder of MMPose's test annotations, or skip."""
     if FIXTURE_DIR is None:
-        pytest.skip('MMPose fixture annotations not found (looked in '
-                    f'{", ".join(map(str, FIXTURE_CANDIDATES))}); set '
-                    'MMPOSE_FIXTURES to their folder')
+        missing_data(f'MMPose fixture annotations not found in '
+                     f'{FIXTURE_ROOT}; set MMPOSE_FIXTURES to their folder')
     return FIXTURE_DIR
 
 

@@ -193,3 +193,25 @@ def test_pyramid_needs_enough_memories():
 def test_flatten_predictor_checks_memory_size():
     with pytest.raises(ValueError, match='initial_memory_size'):
         make_head(initial_memory_size=(8, 8))(make_memories())
+
+
+def test_stage_sees_landmark_moves_inside_one_memory_cell():
+    """Two L^0 in the same 4x4 cell aggregate the same query under a sharp
+    tau; the landmark position encoding still lets the stage tell them
+    apart, so it can predict different residuals."""
+    residuals = {}
+    for encode in (True, False):
+        head = make_head(encode_landmark_positions=encode, tau=1e6).eval()
+        for predictor in head.coordinate_predictors:
+            torch.nn.init.normal_(predictor.layers[-1].weight)
+        memories = make_memories(batch=1)
+        out = []
+        for x in (0.05, 0.2):  # both in the first cell of the 4x4 map
+            torch.nn.init.zeros_(head.initial_predictor.fc.weight)
+            head.initial_predictor.fc.bias.data.fill_(
+                float(torch.logit(torch.tensor(x))))
+            sets = head(memories)
+            out.append(sets[1] - sets[0])
+        residuals[encode] = out
+    assert not torch.allclose(*residuals[True], atol=1e-4)
+    assert torch.allclose(*residuals[False], atol=1e-5)

@@ -102,8 +102,10 @@ def evaluate(cfg: Config, checkpoint: str, ann_file: str,
     stem = osp.splitext(osp.basename(ann_file))[0]
     cfg.visualizer.name = f'{cfg.visualizer.get("name", "vis")}_{stem}'
     if dump_file:
+        evaluators = cfg.test_evaluator if isinstance(
+            cfg.test_evaluator, list) else [cfg.test_evaluator]
         cfg.test_evaluator = [
-            cfg.test_evaluator,
+            *evaluators,
             dict(type='DumpResults', out_file_path=dump_file)
         ]
     metrics = Runner.from_cfg(cfg).test()
@@ -190,7 +192,9 @@ def main(argv: list[str] | None = None) -> str:
     if checkpoint is None:
         runner = Runner.from_cfg(copy.deepcopy(cfg))
         runner.train()
-        checkpoint = osp.join(cfg.work_dir, f'epoch_{runner.epoch}.pth')
+        # the last epoch's weights: the test split also serves as val
+        # split, so picking the "best" epoch on it would leak
+        checkpoint = runner.message_hub.get_info('last_ckpt')
     dump_file = osp.join(cfg.work_dir, 'test_predictions.pkl')
     table = nme_table(cfg, checkpoint, dump_file)
     png = osp.join(cfg.work_dir, 'predictions.png')

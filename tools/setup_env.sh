@@ -17,6 +17,16 @@ WITH_TESTS=0
 
 log() { printf '[setup_env] %s\n' "$*"; }
 
+version_ok='import sys; exit(not ((3, 9) <= sys.version_info[:2] <= (3, 12)))'
+if ! "$PYTHON" -c "$version_ok"; then
+  echo "[setup_env] $PYTHON is $($PYTHON --version 2>&1); the pinned stack" \
+       "(numpy<2, torch 2.14) needs Python 3.9-3.12: set PYTHON=python3.11" >&2
+  exit 1
+fi
+if [[ -x "$VENV/bin/python" ]] && ! "$VENV/bin/python" -c "$version_ok"; then
+  echo "[setup_env] $VENV uses an unsupported Python; remove it or set VENV" >&2
+  exit 1
+fi
 if [[ ! -x "$VENV/bin/python" ]]; then
   log "creating $VENV with $($PYTHON --version)"
   "$PYTHON" -m venv "$VENV"
@@ -39,6 +49,12 @@ fi
 if "$VENV/bin/python" -c 'import mmcv._ext' 2>/dev/null; then
   log "full mmcv found: $("$VENV/bin/python" -c 'import mmcv; print(mmcv.__version__)')"
 else
+  # A full mmcv whose ops do not load (built for another torch) would
+  # leave its broken _ext beside mmcv-lite's files: remove it first.
+  if "$VENV/bin/python" -c 'import importlib.util as u; exit(u.find_spec("mmcv._ext") is None)' 2>/dev/null; then
+    log "removing an mmcv whose compiled ops do not load"
+    "$VENV/bin/python" -m pip uninstall -y -q mmcv
+  fi
   log "mmcv-lite"
   "${PIP[@]}" -r requirements/mmcv.txt
 fi

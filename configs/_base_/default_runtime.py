@@ -4,4 +4,5 @@ _base_ = ['mmpose::_base_/default_runtime.py']
 
 custom_imports = dict(imports=['repformer_mmpose'], allow_failed_imports=False)
 
-default_hooks = dict(checkpoint=dict(save_best='NME', rule='less'))
+default_hooks = dict(
+    checkpoint=dict(save_best='NME', rule='less', max_keep_ckpts=3))

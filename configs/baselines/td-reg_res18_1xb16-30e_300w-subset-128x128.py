@@ -24,7 +24,7 @@ model = dict(
         num_joints=68,
         loss=dict(type='SmoothL1Loss', use_target_weight=True),
         decoder=codec),
-    test_cfg=dict(flip_test=True, shift_coords=True))
+    test_cfg=dict(flip_test=False, shift_coords=True))  # as RePFormer's
 
 # RePFormer's training pipeline with MMPose's regression codec.
 train_pipeline = [

@@ -19,6 +19,7 @@ it with ``weights_only=False`` (only for files you trust), and says so.
 from __future__ import annotations
 
 import collections
+import contextlib
 import os
 import os.path as osp
 import pickle
@@ -83,7 +84,8 @@ def load_checkpoint_file(filename: str, map_location=None):
     if not osp.isfile(filename):
         raise FileNotFoundError(f'checkpoint {filename} can not be found')
     try:
-        with torch.serialization.safe_globals(safe_globals()):
+        with torch.serialization.safe_globals(safe_globals()), \
+                _guard_history_buffer_methods(filename):
             return torch.load(
                 filename, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as error:
@@ -96,6 +98,30 @@ def load_checkpoint_file(filename: str, map_location=None):
     warnings.warn(f'{UNSAFE_ENV}=1: loading {filename} with '
                   'weights_only=False', stacklevel=2)
     return torch.load(filename, map_location=map_location, weights_only=False)
+
+
+@contextlib.contextmanager
+def _guard_history_buffer_methods(filename: str):
+    """``HistoryBuffer.__setstate__`` merges pickled statistics methods
+    into a class-level dict shared by the whole process: accept only
+    mmengine's own methods, and leave the dict as it was."""
+    methods = HistoryBuffer._statistics_methods
+    before = dict(methods)
+    try:
+        yield
+        allowed = {getattr(HistoryBuffer, n) for n in _HISTORY_BUFFER_METHODS}
+        foreign = {
+            name: method
+            for name, method in methods.items()
+            if method not in allowed and before.get(name) is not method
+        }
+        if foreign:
+            raise UnsafeCheckpointError(
+                f'{filename} replaces HistoryBuffer statistics methods '
+                f'{sorted(foreign)}; refused')
+    finally:
+        methods.clear()
+        methods.update(before)
 
 
 def _reason(error: Exception) -> str:

@@ -10,10 +10,12 @@ is replaced.
 """
 from __future__ import annotations
 
+import importlib
 import importlib.machinery
 import importlib.util
 import sys
 import types
+import warnings
 
 EXT_NAME = 'mmcv._ext'
 
@@ -44,14 +46,30 @@ class _MissingExtModule(types.ModuleType):
 
 
 def has_compiled_mmcv_ops() -> bool:
-    """Whether a real (compiled) ``mmcv._ext`` is importable."""
+    """Whether a real (compiled) ``mmcv._ext`` imports.
+
+    It is imported, not only looked up: a full mmcv built for another
+    torch has an ``_ext`` that exists but fails to load (undefined
+    symbols), which must count as "no compiled ops" too.
+    """
     module = sys.modules.get(EXT_NAME)
     if module is not None:
         return not isinstance(module, _MissingExtModule)
     try:
-        return importlib.util.find_spec(EXT_NAME) is not None
+        if importlib.util.find_spec(EXT_NAME) is None:
+            return False
     except (ImportError, ValueError):
         return False
+    try:
+        importlib.import_module(EXT_NAME)
+    except (ImportError, OSError) as error:
+        warnings.warn(
+            f'mmcv\'s compiled ops are installed but do not load ({error}); '
+            'using the RePFormer stand-in. Rebuild mmcv for this torch to '
+            'use them.',
+            stacklevel=2)
+        return False
+    return True
 
 
 def install_mmcv_ops_fallback() -> bool:

@@ -1,6 +1,6 @@
 # RePFormer-R18 (paper Sec. 3-4): ResNet-18 -> CrossScaleNeck -> PTHHead.
 # `num_keypoints` is set by each dataset's config; the codec must match the
-# one in the data pipeline (`_base_/datasets/face_pipelines.py`).
+# one in the data pipeline (`_base_/datasets/face_topdown.py`).
 
 model = dict(
     type='TopdownPoseEstimator',
@@ -40,4 +40,7 @@ model = dict(
         initial_memory_size=(8, 8),  # 256 / 32
         loss=dict(type='L1Loss', use_target_weight=True),
         decoder=dict(type='DLRLabel', input_size=(256, 256))),
-    test_cfg=dict(flip_test=True, output_stages=False))
+    # The paper reports no test-time augmentation: MMPose's flip test is off
+    # so figures compare with Table 1; turn it on with
+    # --cfg-options model.test_cfg.flip_test=True.
+    test_cfg=dict(flip_test=False, output_stages=False))

@@ -13,11 +13,14 @@ class PTHStage(nn.Module):
     cross-attention from the landmarks to the memory pixels, followed, as in
     the Transformer/DETR decoder layer the paper builds on, by an FFN.
 
-    Landmark identity: the queries are position-free aggregates of memory
-    (Eq. 9), so a learned per-landmark embedding is added to the queries and
-    keys of ``g_LL`` and the queries of ``g_LM`` (DETR's ``query_pos``); the
-    paper does not say how identity enters, this is our choice. Memory keys
-    carry the fixed sine encoding of their pixel, as in the neck.
+    Landmark identity and position: the queries are position-free
+    aggregates of memory (Eq. 9), so ``landmark_pos`` -- a learned
+    per-landmark embedding, plus, in :class:`PTHHead` by default, the sine
+    encoding of the landmark's current coordinates -- is added to the
+    queries and keys of ``g_LL`` and the queries of ``g_LM`` (DETR's
+    ``query_pos``); the paper does not say how identity enters, this is our
+    choice. Memory keys carry the fixed sine encoding of their pixel, as in
+    the neck.
 
     Args:
         embed_dims (int): ``d_model``.
@@ -40,7 +43,8 @@ class PTHStage(nn.Module):
         """
         Args:
             landmark_queries (Tensor): ``E^i``, ``(B, N, C)``.
-            landmark_pos (Tensor): ``(N, C)`` landmark identity embedding.
+            landmark_pos (Tensor): ``(N, C)`` or ``(B, N, C)`` positional
+                term of the landmark queries.
             memory (Tensor): ``v_{M-i+1}`` flattened, ``(B, HW, C)``.
             memory_pos (Tensor): ``(HW, C)`` sine encodings of its pixels.
 

@@ -42,23 +42,31 @@ def _grid_centers(height: int, width: int, device: torch.device | None,
 
 
 class SinePositionalEncoding2D(nn.Module):
-    """DETR's fixed sine/cosine encoding of normalised pixel centres.
+    """DETR's fixed sine/cosine encoding of normalised (x, y) positions.
 
     The first half of the channels encodes y, the second half x; each half
-    interleaves sin and cos at geometrically spaced frequencies.
+    interleaves sin and cos at geometrically spaced frequencies. Calling the
+    module encodes the pixel centres of a feature map (cached per size,
+    device and dtype); :meth:`encode` encodes any coordinates, e.g. the
+    current landmarks.
 
     Args:
         embed_dims (int): Output channels; must be divisible by 4.
         temperature (float): Base of the frequency progression.
+        max_cached (int): Feature-map sizes kept in the cache.
     """
 
-    def __init__(self, embed_dims: int, temperature: float = 10000.) -> None:
+    def __init__(self,
+                 embed_dims: int,
+                 temperature: float = 10000.,
+                 max_cached: int = 16) -> None:
         super().__init__()
         if embed_dims % 4 != 0:
             raise ValueError(
                 f'embed_dims must be divisible by 4, got {embed_dims}')
         self.embed_dims = embed_dims
         self.temperature = temperature
+        self.max_cached = max_cached
         self._cache: dict[tuple, Tensor] = {}
 
     def forward(self, height: int, width: int, device: torch.device,
@@ -66,26 +74,28 @@ class SinePositionalEncoding2D(nn.Module):
         """Encodings of shape ``(height * width, embed_dims)``, row-major."""
         key = (height, width, device, dtype)
         if key not in self._cache:
+            if len(self._cache) >= self.max_cached:
+                self._cache.pop(next(iter(self._cache)))
             with torch.inference_mode(False):  # usable in training later
-                self._cache[key] = self._compute(height, width, device,
-                                                 dtype)
+                centers = pixel_centers(height, width, device, torch.float32)
+                self._cache[key] = self.encode(centers).to(dtype)
         return self._cache[key]
 
-    def _compute(self, height: int, width: int, device: torch.device,
-                 dtype: torch.dtype) -> Tensor:
-        centers = pixel_centers(height, width, device, torch.float32)
+    def encode(self, coords: Tensor) -> Tensor:
+        """``(..., 2)`` normalised (x, y) -> ``(..., embed_dims)``."""
         num_feats = self.embed_dims // 2
-        exponents = 2 * (torch.arange(num_feats, device=device) // 2)
+        exponents = 2 * (torch.arange(num_feats, device=coords.device) // 2)
         freqs = self.temperature**(exponents / num_feats)
-        angles_x = centers[:, :1] * 2 * math.pi / freqs
-        angles_y = centers[:, 1:] * 2 * math.pi / freqs
-        enc_x = torch.stack(
-            [angles_x[:, 0::2].sin(), angles_x[:, 1::2].cos()],
-            dim=-1).flatten(1)
-        enc_y = torch.stack(
-            [angles_y[:, 0::2].sin(), angles_y[:, 1::2].cos()],
-            dim=-1).flatten(1)
-        return torch.cat([enc_y, enc_x], dim=-1).to(dtype)
+
+        def encode_axis(values: Tensor) -> Tensor:
+            angles = values[..., None] * 2 * math.pi / freqs
+            return torch.stack([angles[..., 0::2].sin(),
+                                angles[..., 1::2].cos()],
+                               dim=-1).flatten(-2)
+
+        return torch.cat(
+            [encode_axis(coords[..., 1]),
+             encode_axis(coords[..., 0])], dim=-1)
 
     def extra_repr(self) -> str:
         return f'embed_dims={self.embed_dims}, temperature={self.temperature}'
