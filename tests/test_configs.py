@@ -85,8 +85,7 @@ def _expected_tau(path: Path) -> float:
     match = re.match(r'table3_tau(\d+)_', path.name)
     if match:
         return float(match.group(1))
-    # the paper's 1000 at 256 px; 250 at 128 px keeps the softness per cell
-    return 250. if '128x128' in path.name else 1000.
+    return 1000.
 
 
 def _expected_switches(path: Path) -> tuple[bool, bool]:
@@ -279,9 +278,7 @@ def test_cpu_configs_train_from_scratch_at_128(path):
     assert tuple(head.decoder.input_size) == (128, 128)
     assert tuple(head.initial_memory_size) == (4, 4)
     assert cfg.model.neck.embed_dims == head.embed_dims == 128
-    # the paper's softness per memory cell: tau * cell_size^2 constant
-    assert head.tau * (1 / 4)**2 == 1000. * (1 / 8)**2
-    assert head.use_pyramid and head.use_dlr
+    assert head.tau == 1000. and head.use_pyramid and head.use_dlr
     warmup, cosine = cfg.param_scheduler
     assert cosine.type == 'CosineAnnealingLR'
     assert cosine.end == cosine.T_max == cfg.train_cfg.max_epochs

@@ -92,3 +92,26 @@ def test_main_job_on_tiny_synthface(tmp_path):
     assert image is not None and image.shape == (512, 512, 3)
     with open(work_dir / 'nme_table.md') as f:
         assert f.read() == report
+
+
+def test_nme_by_source_groups_by_file_prefix():
+    spec = importlib.util.spec_from_file_location(
+        'nme_by_source',
+        osp.join(REPO, 'tools', 'analysis', 'nme_by_source.py'))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    gt = np.array([[[0., 0.], [10., 0.]]])  # inter-ocular distance 10
+
+    def sample(name, shift):
+        return dict(
+            img_path=f'/data/{name}',
+            gt_instances=dict(keypoints=gt),
+            pred_instances=dict(keypoints=gt + [shift, 0.]))
+
+    table = module.nme_by_source([
+        sample('helen_1.jpg', 1.), sample('helen_2.jpg', 3.),
+        sample('lfpw_1.jpg', 0.5)
+    ], (0, 1))
+    assert table['helen'] == (2, pytest.approx(0.2))
+    assert table['lfpw'] == (1, pytest.approx(0.05))
+    assert table['all'] == (3, pytest.approx(0.15))

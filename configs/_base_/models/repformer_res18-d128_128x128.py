@@ -1,9 +1,6 @@
 # RePFormer-R18 sized for CPU training from scratch: 128x128 input, d_model
-# 128 (4 heads, FFN 512), random init (nothing to download). Architecture
-# and loss are the paper's. tau = 250: Eq. 10 compares squared distances in
-# normalised coordinates, and at 128 input every memory cell is twice as
-# wide as at 256, so 250 gives each cell the softness the paper's 1000 has
-# at 256.
+# 128 (4 heads, FFN 512), random init (nothing to download). Architecture,
+# loss and tau (1000) are the paper's.
 _base_ = ['./repformer_res18.py']
 
 embed_dims = 128
@@ -15,6 +12,5 @@ model = dict(
         num_heads=4,
         ffn_dims=4 * embed_dims,
         predictor_dims=embed_dims,
-        tau=250.,
         initial_memory_size=(4, 4),  # 128 / 32
         decoder=dict(input_size=(128, 128))))
