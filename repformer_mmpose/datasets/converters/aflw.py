@@ -48,6 +48,7 @@ from .core import (
     expanded_landmark_bbox,
     first_face_ids,
     flat_keypoints,
+    converter_parser,
     run_cli,
     write_outputs,
 )
@@ -233,13 +234,9 @@ def convert_aflw(mat_path: str | os.PathLike,
 
 def build_parser() -> argparse.ArgumentParser:
     """Command-line options of ``tools/dataset_converters/aflw2coco.py``."""
-    parser = argparse.ArgumentParser(
-        description='Convert AFLW (AFLWinfo_release.mat, 19 points) to '
-        'MMPose JSON.')
-    parser.add_argument(
-        '--root',
-        default='data/aflw',
-        help=f'folder holding {MAT_NAME} and flickr/ (default: %(default)s)')
+    parser = converter_parser(
+        'Convert AFLW (AFLWinfo_release.mat, 19 points) to MMPose JSON.',
+        'data/aflw', f'folder holding {MAT_NAME} and flickr/')
     parser.add_argument('--mat', help=f'the .mat file (default: ROOT/'
                         f'{MAT_NAME})')
     parser.add_argument(
@@ -256,12 +253,6 @@ def build_parser() -> argparse.ArgumentParser:
         type=int,
         default=NUM_TRAIN,
         help='leading ra entries taken for training (default: %(default)s)')
-    parser.add_argument(
-        '--out-dir', help='output folder (default: ROOT/annotations)')
-    parser.add_argument(
-        '--skip-bad',
-        action='store_true',
-        help='report and skip bad records instead of stopping at the first')
     return parser
 
 

@@ -44,6 +44,7 @@ from .core import (
     FaceRecord,
     SplitOutput,
     check_finite,
+    converter_parser,
     run_cli,
     write_image_atomic,
     write_outputs,
@@ -225,21 +226,11 @@ def convert_cofw(mat_dir: str | os.PathLike,
 
 def build_parser() -> argparse.ArgumentParser:
     """Command-line options of ``tools/dataset_converters/cofw2coco.py``."""
-    parser = argparse.ArgumentParser(
-        description='Convert the COFW colour release (.mat) to MMPose JSON.')
-    parser.add_argument(
-        '--root',
-        default='data/cofw',
-        help='folder holding COFW_{train,test}_color.mat '
-        '(default: %(default)s)')
+    parser = converter_parser(
+        'Convert the COFW colour release (.mat) to MMPose JSON.', 'data/cofw',
+        'folder holding COFW_{train,test}_color.mat')
     parser.add_argument(
         '--image-dir', help='where images are written (default: ROOT/images)')
-    parser.add_argument(
-        '--out-dir', help='output folder (default: ROOT/annotations)')
-    parser.add_argument(
-        '--skip-bad',
-        action='store_true',
-        help='report and skip bad records instead of stopping at the first')
     return parser
 
 

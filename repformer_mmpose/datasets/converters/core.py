@@ -40,6 +40,7 @@ own test annotations):
 """
 from __future__ import annotations
 
+import argparse
 import json
 import math
 import os
@@ -450,6 +451,25 @@ def write_outputs(outputs: Sequence[SplitOutput], out_dir: str | os.PathLike,
             line += f' (the full official release has {want})'
         log(line)
     return counts
+
+
+def converter_parser(description: str, default_root: str, root_help: str,
+                     out_dir_default: str = 'ROOT/annotations'
+                     ) -> argparse.ArgumentParser:
+    """The options every converter has: ``--root``, ``--out-dir`` and
+    ``--skip-bad``; a converter adds its own."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument(
+        '--root',
+        default=default_root,
+        help=f'{root_help} (default: %(default)s)')
+    parser.add_argument(
+        '--out-dir', help=f'output folder (default: {out_dir_default})')
+    parser.add_argument(
+        '--skip-bad',
+        action='store_true',
+        help='report and skip bad records instead of stopping at the first')
+    return parser
 
 
 def run_cli(convert: Callable[[], Any]) -> int:

@@ -60,6 +60,7 @@ from .core import (
     hrnet_center_scale,
     landmark_box,
     parse_float,
+    converter_parser,
     run_cli,
     scale_box_about_centre,
     write_outputs,
@@ -264,26 +265,17 @@ def convert_300w(root: str | os.PathLike,
 
 def build_parser() -> argparse.ArgumentParser:
     """Command-line options of ``tools/dataset_converters/300w2coco.py``."""
-    parser = argparse.ArgumentParser(
-        description='Convert the 300W release (.pts files) to MMPose JSON.')
-    parser.add_argument(
-        '--root',
-        default='data/300w/images',
-        help='folder holding lfpw/ helen/ afw/ ibug/ [300W/]; file_name '
-        'fields are relative to it (default: %(default)s)')
-    parser.add_argument(
-        '--out-dir',
-        help='output folder (default: ROOT/../annotations)')
+    parser = converter_parser(
+        'Convert the 300W release (.pts files) to MMPose JSON.',
+        'data/300w/images',
+        'folder holding lfpw/ helen/ afw/ ibug/ [300W/]; file_name fields '
+        'are relative to it', out_dir_default='ROOT/../annotations')
     parser.add_argument(
         '--pts-offset',
         type=float,
         default=0.0,
         help='added to every coordinate, e.g. -1 for 0-based output '
         '(default: 0, as HRNet/MMPose)')
-    parser.add_argument(
-        '--skip-bad',
-        action='store_true',
-        help='report and skip bad records instead of stopping at the first')
     return parser
 
 

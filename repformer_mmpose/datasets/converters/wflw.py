@@ -54,6 +54,7 @@ from .core import (
     flat_keypoints,
     hrnet_center_scale,
     parse_float,
+    converter_parser,
     run_cli,
     scale_box_about_centre,
     write_outputs,
@@ -217,23 +218,13 @@ def convert_wflw(ann_dir: str | os.PathLike,
 
 def build_parser() -> argparse.ArgumentParser:
     """Command-line options of ``tools/dataset_converters/wflw2coco.py``."""
-    parser = argparse.ArgumentParser(
-        description='Convert the official WFLW release to MMPose JSON.')
-    parser.add_argument(
-        '--root',
-        default='data/wflw',
-        help='folder holding WFLW_annotations/ and WFLW_images/ '
-        '(default: %(default)s)')
+    parser = converter_parser(
+        'Convert the official WFLW release to MMPose JSON.', 'data/wflw',
+        'folder holding WFLW_annotations/ and WFLW_images/')
     parser.add_argument(
         '--ann-dir', help='annotation folder (default: ROOT/WFLW_annotations)')
     parser.add_argument(
         '--image-root', help='image folder (default: ROOT/WFLW_images)')
-    parser.add_argument(
-        '--out-dir', help='output folder (default: ROOT/annotations)')
-    parser.add_argument(
-        '--skip-bad',
-        action='store_true',
-        help='report and skip bad records instead of stopping at the first')
     return parser
 
 
