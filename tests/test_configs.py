@@ -381,7 +381,7 @@ def test_head_landmarks_match_the_dataset(path, dataset_num_keypoints):
         assert evaluator.norm_mode == norm_mode
 
 
-@pytest.mark.parametrize('name', sorted(DATASETS_BY_DIR))
+@pytest.mark.parametrize('name', PAPER_DATASETS)
 def test_dataset_builds_from_the_repo_root(name, fixture_dir, monkeypatch):
     """``python tools/train.py configs/...`` runs from the repo root.
 

@@ -173,14 +173,20 @@ class PTHHead(BaseHead):
     # forward: the paper's equations
     # ------------------------------------------------------------------
     def stage_memory(self, memories: Sequence[Tensor], stage: int) -> Tensor:
-        """The memory stage ``stage`` (0-based) reads: ``v_{M-stage}``."""
-        if not self.use_pyramid:
-            return memories[-1]
-        if len(memories) < self.num_stages:
+        """The memory stage ``stage`` (0-based) reads: ``v_{M-stage}``.
+
+        Every memory must be read (a memory nobody reads is wasted work and
+        leaves parameters without gradient, which breaks DDP): the neck
+        gives ``num_stages`` memories with the pyramid, one without.
+        """
+        expected = self.num_stages if self.use_pyramid else 1
+        if len(memories) != expected:
             raise ValueError(
-                f'{self.num_stages} pyramid stages need at least as many '
-                f'memories, the neck gives {len(memories)}')
-        return memories[-1 - stage]
+                f'{"pyramid" if self.use_pyramid else "single-memory"} '
+                f'PTH with {self.num_stages} stages reads {expected} '
+                f'memories, the neck gives {len(memories)}: set '
+                f'neck.in_indices to {expected} level(s)')
+        return memories[-1 - stage] if self.use_pyramid else memories[-1]
 
     def flatten_memory(self, memory_map: Tensor) -> tuple[Tensor, ...]:
         """``(B, C, H, W)`` -> memory ``(B, HW, C)``, its sine encodings
