@@ -35,22 +35,33 @@ CONFIG_IDS = [
 ]
 # The paper's recipe (Sec. 4.1) vs. the CPU-sized from-scratch configs.
 PAPER_FILES = [p for p in CONFIG_FILES if '1xb16-360e' in p.name]
+# the custom-landmark template is tested by tests/test_custom_landmarks.py
+CUSTOM_FILES = [p for p in CONFIG_FILES if p.parent.name == 'custom']
 PAPER_IDS = [
     path.relative_to(CONFIG_ROOT).with_suffix('').as_posix()
     for path in PAPER_FILES
 ]
-CPU_FILES = [p for p in CONFIG_FILES if p not in PAPER_FILES]
+CPU_FILES = [
+    p for p in CONFIG_FILES if p not in PAPER_FILES and p not in CUSTOM_FILES
+]
 CPU_IDS = [p.stem for p in CPU_FILES]
 ABLATION_FILES = [p for p in CONFIG_FILES if p.parent.name == 'ablation']
 ABLATION_IDS = [p.stem for p in ABLATION_FILES]
 
-# dataset folder -> (MMPose dataset class, landmarks, NME normalisation)
+# dataset folder -> (checked dataset class, landmarks, NME normalisation)
 DATASETS_BY_DIR = {
-    '300w': ('Face300WDataset', 68, 'keypoint_distance'),
-    'wflw': ('WFLWDataset', 98, 'keypoint_distance'),
-    'cofw': ('COFWDataset', 29, 'keypoint_distance'),
-    'aflw': ('AFLWDataset', 19, 'use_norm_item'),
-    'synthface': ('Face300WDataset', 68, 'keypoint_distance'),
+    '300w': ('RePFormer300WDataset', 68, 'keypoint_distance'),
+    'wflw': ('RePFormerWFLWDataset', 98, 'keypoint_distance'),
+    'cofw': ('RePFormerCOFWDataset', 29, 'keypoint_distance'),
+    'aflw': ('RePFormerAFLWDataset', 19, 'box_size'),
+    'synthface': ('RePFormer300WDataset', 68, 'keypoint_distance'),
+}
+# our checked classes are MMPose's, with the same metainfo
+MMPOSE_DATASET = {
+    'RePFormer300WDataset': 'Face300WDataset',
+    'RePFormerWFLWDataset': 'WFLWDataset',
+    'RePFormerCOFWDataset': 'COFWDataset',
+    'RePFormerAFLWDataset': 'AFLWDataset',
 }
 PAPER_DATASETS = ('300w', 'wflw', 'cofw', 'aflw')
 # ResNet depth -> channels of its 4 stages
@@ -258,11 +269,15 @@ def test_train_pipeline_has_the_paper_augmentation(path):
     for name in ('RandomOcclusion', 'RandomGaussianBlur',
                  'RandomGrayscale'):
         assert affine < order.index(name) < order.index('GenerateTarget')
-    assert order[0] == 'LoadImage' and order[-1] == 'PackPoseInputs'
+    assert order[0] == 'LoadFaceImage' and order[-1] == 'PackPoseInputs'
     # evaluation is not augmented
     for loader in (cfg.val_dataloader, cfg.test_dataloader):
-        assert [s['type'] for s in loader.dataset.pipeline] == [
-            'LoadImage', 'GetBBoxCenterScale', 'TopdownAffine',
+        # (the custom template first checks the point count)
+        assert [
+            s['type'] for s in loader.dataset.pipeline
+            if s['type'] != 'CheckNumKeypoints'
+        ] == [
+            'LoadFaceImage', 'GetFaceBBoxCenterScale', 'TopdownAffine',
             'PackPoseInputs'
         ]
 
@@ -365,7 +380,42 @@ def test_dataset_metainfo_landmark_counts(dataset_num_keypoints):
     }
 
 
-@pytest.mark.parametrize('path', CONFIG_FILES, ids=CONFIG_IDS)
+@pytest.mark.parametrize('ours, theirs', MMPOSE_DATASET.items())
+def test_checked_datasets_are_mmposes(ours, theirs):
+    assert issubclass(DATASETS.get(ours), DATASETS.get(theirs))
+    assert DATASETS.get(ours).METAINFO == DATASETS.get(theirs).METAINFO
+
+
+@pytest.mark.parametrize('path', PAPER_FILES, ids=PAPER_IDS)
+def test_paper_configs_state_their_crop(path):
+    """MMPose's crop by default; the paper's crop one _base_ line away."""
+    if path.parent.name != 'ablation':
+        name = _dataset_dir(path)
+        assert (f"'../../_base_/datasets/face_{name}_paper-crop.py' instead"
+                in path.read_text())
+    cfg = load_config(path)
+    for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+        assert cfg[loader].dataset.get('bbox_field') is None, loader
+
+
+@pytest.mark.parametrize('name', PAPER_DATASETS)
+def test_paper_crop_base_switches_every_loader(name):
+    mmpose_crop = load_config(CONFIG_ROOT.parent / '_base_' / 'datasets' /
+                              f'face_{name}.py')
+    paper_crop = load_config(CONFIG_ROOT.parent / '_base_' / 'datasets' /
+                             f'face_{name}_paper-crop.py')
+    for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+        dataset = paper_crop[loader].dataset
+        assert (dataset.bbox_field, dataset.bbox_padding) == ('crop_bbox',
+                                                              1.0)
+        expected = dict(mmpose_crop[loader].dataset,
+                        bbox_field='crop_bbox', bbox_padding=1.0)
+        assert dict(dataset) == expected, loader
+
+
+@pytest.mark.parametrize('path', [
+    p for p in CONFIG_FILES if p not in CUSTOM_FILES
+], ids=[i for p, i in zip(CONFIG_FILES, CONFIG_IDS) if p not in CUSTOM_FILES])
 def test_head_landmarks_match_the_dataset(path, dataset_num_keypoints):
     cfg = load_config(path)
     dataset_type, num_keypoints, norm_mode = DATASETS_BY_DIR[_dataset_dir(
@@ -377,7 +427,7 @@ def test_head_landmarks_match_the_dataset(path, dataset_num_keypoints):
     assert cfg.model.head.num_keypoints == dataset_num_keypoints[
         dataset_type]
     for evaluator in (cfg.val_evaluator, cfg.test_evaluator):
-        assert evaluator.type == 'NME'
+        assert evaluator.type == 'FaceLandmarkMetric'
         assert evaluator.norm_mode == norm_mode
 
 
@@ -451,7 +501,9 @@ def test_model_builds_and_trains_one_step(path):
                 losses['loss_stage0'].item(), abs=0.02), key
         assert losses['acc_pose'].item() == 0
 
-    optim_wrapper = build_optim_wrapper(model, cfg.optim_wrapper)
+    with DefaultScope.overwrite_default_scope('mmpose'):
+        optim_wrapper = build_optim_wrapper(model, cfg.optim_wrapper)
+    assert type(optim_wrapper).__name__ == 'FiniteLossOptimWrapper'
     optim_wrapper.zero_grad()
     optim_wrapper.backward(_loss_sum(losses))
 

@@ -5,7 +5,8 @@ import pytest
 import torch
 from mmengine.logging.history_buffer import HistoryBuffer
 
-from repformer_mmpose.engine import (UnsafeCheckpointError,
+from repformer_mmpose.engine import (CheckpointReadError,
+                                     UnsafeCheckpointError,
                                      load_checkpoint_file)
 
 
@@ -32,3 +33,21 @@ def test_genuine_history_buffer_round_trips(tmp_path):
     torch.save({'message_hub': buffer}, tmp_path / 'ok.pth')
     loaded = load_checkpoint_file(str(tmp_path / 'ok.pth'))['message_hub']
     assert loaded.mean() == 2. and loaded.current() == 3.
+
+
+@pytest.mark.parametrize('keep', [0.5, 0.0], ids=['truncated', 'empty'])
+def test_unreadable_checkpoint_names_the_file(tmp_path, keep):
+    # what a process killed while writing (without atomic saves) leaves
+    path = tmp_path / 'epoch_3.pth'
+    torch.save({'state_dict': {'w': torch.ones(1000)}}, path)
+    data = path.read_bytes()
+    path.write_bytes(data[:int(len(data) * keep)])
+    with pytest.raises(CheckpointReadError) as info:
+        load_checkpoint_file(str(path))
+    message = str(info.value)
+    assert message.startswith(
+        f'checkpoint {path} ({int(len(data) * keep)} bytes) cannot be read: ')
+    if keep:  # torch's reason is kept
+        assert 'zip archive' in message
+    else:
+        assert message.endswith('empty or truncated file')

@@ -11,15 +11,15 @@ With a real MMPose-format data set, name its config and root, e.g.::
         configs/repformer/300w/repformer_res18_1xb16-360e_300w-256x256.py
 
 Outputs in ``--work-dir``: mmengine's logs and checkpoints,
-``nme_table.md`` (full test set and every attribute subset found next to
-the test file, RePFormer against the mean-shape baseline) and
+``nme_table.md`` (full test set and every subset found next to the test
+file, RePFormer against the mean-shape baseline, with FR@0.10, AUC@0.10
+and the NME of every refinement stage, from ``FaceLandmarkMetric``) and
 ``predictions.png`` (ground truth green, prediction red).
 """
 from __future__ import annotations
 
 import argparse
 import copy
-import json
 import os.path as osp
 import pickle
 
@@ -28,12 +28,14 @@ import numpy as np
 from mmengine.config import Config, DictAction
 from mmengine.runner import Runner
 
-from repformer_mmpose.evaluation import mean_shape_errors
+from repformer_mmpose.evaluation import FaceEvaluation, mean_shape_errors
+from repformer_mmpose.evaluation.eval_config import (face_metric_of,
+                                                     test_ann_path,
+                                                     use_face_metric)
+from repformer_mmpose.evaluation.face_alignment import INTEROCULAR_INDICES
 
 DEFAULT_CONFIG = ('configs/repformer/synthface/'
                   'repformer_res18-d128_1xb16-6e_synthface-128x128.py')
-SUBSETS = ('largepose', 'expression', 'illumination', 'makeup', 'occlusion',
-           'blur')
 LOADERS = ('train_dataloader', 'val_dataloader', 'test_dataloader')
 
 
@@ -78,79 +80,74 @@ def ensure_synthface(cfg: Config, args: argparse.Namespace) -> None:
         seed=args.seed)
 
 
-def test_ann_files(cfg: Config) -> dict[str, str]:
-    """``{name: ann_file}``: the test file and the attribute subsets found
-    beside it (``<test>_<subset>.json``, MMPose's WFLW naming)."""
-    dataset = cfg.test_dataloader.dataset
-    files = {'full': dataset.ann_file}
-    stem, ext = osp.splitext(dataset.ann_file)
-    for subset in SUBSETS:
-        candidate = f'{stem}_{subset}{ext}'
-        if osp.isfile(osp.join(dataset.data_root, candidate)):
-            files[subset] = candidate
-    return files
+def evaluate(cfg: Config, checkpoint: str,
+             dump_file: str) -> tuple[FaceEvaluation, dict, int]:
+    """Test ``checkpoint`` once with ``FaceLandmarkMetric`` (full test set,
+    the subsets found beside it, every refinement stage).
 
-
-def evaluate(cfg: Config, checkpoint: str, ann_file: str,
-             dump_file: str | None = None) -> float:
-    """MMPose's NME of ``checkpoint`` on ``ann_file``."""
-    cfg = copy.deepcopy(cfg)
+    Returns:
+        The evaluation, the metric's config (with its subset files) and
+        the index of the first stage.
+    """
+    cfg = use_face_metric(cfg, dump_file=dump_file)
     cfg.load_from = checkpoint
-    cfg.test_dataloader.dataset.ann_file = ann_file
     cfg.work_dir = osp.join(cfg.work_dir, 'test')
-    # mmengine keeps one visualizer per name in the process: one per test.
-    stem = osp.splitext(osp.basename(ann_file))[0]
-    cfg.visualizer.name = f'{cfg.visualizer.get("name", "vis")}_{stem}'
-    if dump_file:
-        evaluators = cfg.test_evaluator if isinstance(
-            cfg.test_evaluator, list) else [cfg.test_evaluator]
-        cfg.test_evaluator = [
-            *evaluators,
-            dict(type='DumpResults', out_file_path=dump_file)
-        ]
-    metrics = Runner.from_cfg(cfg).test()
-    return float(metrics['NME'])
+    # mmengine keeps one visualizer per name in the process
+    cfg.visualizer.name = f'{cfg.visualizer.get("name", "vis")}_test'
+    runner = Runner.from_cfg(cfg)
+    runner.test()
+    metric = face_metric_of(runner)
+    return metric.last_evaluation, cfg.test_evaluator[0], metric.first_stage
 
 
 def eye_indices(cfg: Config) -> tuple[int, int] | None:
     """The outer eye corners MMPose's NME normalises by, for this data set
     (None where it normalises otherwise, e.g. AFLW's box size)."""
     from mmpose.datasets.datasets.utils import parse_pose_metainfo
-    from mmpose.evaluation.metrics import NME
     from mmpose.registry import DATASETS
     dataset_class = DATASETS.get(cfg.test_dataloader.dataset.type)
     name = parse_pose_metainfo(dataset_class.METAINFO)['dataset_name']
-    indices = NME.DEFAULT_KEYPOINT_INDICES.get(name)
-    return tuple(indices) if indices else None
-
-
-def face_count(path: str) -> int:
-    with open(path) as f:
-        return len(json.load(f)['annotations'])
+    return INTEROCULAR_INDICES.get(name)
 
 
 def nme_table(cfg: Config, checkpoint: str, dump_file: str) -> str:
-    dataset = cfg.test_dataloader.dataset
+    """RePFormer against the mean-shape floor on the full test set and
+    every subset found beside it; NME of every refinement stage."""
+    evaluation, metric, first = evaluate(cfg, checkpoint, dump_file)
     eyes = eye_indices(cfg)
     train_file = osp.join(cfg.train_dataloader.dataset.data_root,
                           cfg.train_dataloader.dataset.ann_file)
+    files = {'full': test_ann_path(cfg), **metric.get('subset_files', {})}
+    sets = {'full': evaluation.full, **evaluation.subsets}
+    fr, auc = (f'FR@{evaluation.threshold:.2f}',
+               f'AUC@{evaluation.threshold:.2f}')
     rows = [
         '| test split | faces | RePFormer NME (%) | mean-shape NME (%) | '
-        'ratio |', '| --- | ---: | ---: | ---: | ---: |'
+        f'ratio | {fr} (%) | {auc} |',
+        '| --- | ---: | ---: | ---: | ---: | ---: | ---: |'
     ]
-    for name, ann_file in test_ann_files(cfg).items():
-        path = osp.join(dataset.data_root, ann_file)
-        model_nme = 100 * evaluate(cfg, checkpoint, ann_file,
-                                   dump_file if name == 'full' else None)
-        if eyes is None:  # not normalised inter-ocularly: no baseline
-            rows.append(f'| {name} | {face_count(path)} | {model_nme:.2f} '
-                        '| n/a | n/a |')
+    for name, result in sets.items():
+        if not result.faces:
+            continue
+        model_nme = 100 * result.nme
+        scores = f'{100 * result.fr:.2f} | {result.auc:.4f}'
+        if eyes is None or name not in files:
+            # not normalised inter-ocularly, or no file: no baseline
+            rows.append(f'| {name} | {result.faces} | {model_nme:.2f} '
+                        f'| n/a | n/a | {scores} |')
             continue
         baseline = 100 * float(
-            mean_shape_errors(train_file, path, eyes).mean())
-        rows.append(f'| {name} | {face_count(path)} | {model_nme:.2f} | '
-                    f'{baseline:.2f} | {baseline / model_nme:.1f}x |')
-    return '\n'.join(rows)
+            mean_shape_errors(train_file, files[name], eyes).mean())
+        rows.append(f'| {name} | {result.faces} | {model_nme:.2f} | '
+                    f'{baseline:.2f} | {baseline / model_nme:.1f}x | '
+                    f'{scores} |')
+    table = '\n'.join(rows)
+    if evaluation.stage_nmes:
+        stages = ', '.join(
+            f'L^{first + i} {100 * nme:.2f}'
+            for i, nme in enumerate(evaluation.stage_nmes))
+        table += f'\n\nNME (%) per refinement stage, full set: {stages}'
+    return table
 
 
 def draw_predictions(dump_file: str, out_file: str, num: int,

@@ -3,10 +3,19 @@
 Example::
 
     python tools/test.py CONFIG CHECKPOINT --work-dir work_dirs/eval
+
+With ``--report DIR`` the test uses ``FaceLandmarkMetric`` (NME, FR@0.10,
+AUC@0.10, every subset found beside the test annotation file, every
+refinement stage), dumps the predictions to ``DIR/predictions.pkl`` and
+writes ``DIR/report.md``, ``DIR/table1_nme.csv``, ``DIR/results.csv``,
+``DIR/ced_<dataset>.png`` and ``DIR/run.json`` (what
+``tools/analysis/report.py --run DIR`` reads to put several models and data
+sets in one table).
 """
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import os.path as osp
 
@@ -14,6 +23,10 @@ from mmengine.config import Config, DictAction
 from mmengine.runner import Runner
 
 import repformer_mmpose  # noqa: F401  (registers the plugin, mmcv fallback)
+from repformer_mmpose.evaluation import report
+from repformer_mmpose.evaluation.eval_config import (dataset_label,
+                                                     face_metric_of,
+                                                     use_face_metric)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -27,6 +40,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         '--output-stages',
         action='store_true',
         help='also predict every refinement stage (pred stage_keypoints)')
+    parser.add_argument(
+        '--report',
+        metavar='DIR',
+        help='face-landmark report (Table 1 layout, FR/AUC, CED) into DIR')
+    parser.add_argument(
+        '--model-name', help='row name in the report (default: config name)')
+    parser.add_argument(
+        '--dataset-label',
+        help='column group in the report (default: from the data root)')
     parser.add_argument(
         '--cfg-options',
         nargs='+',
@@ -56,6 +78,9 @@ def build_config(args: argparse.Namespace) -> Config:
         osp.splitext(osp.basename(args.config))[0])
     if args.output_stages:
         cfg.model.test_cfg.output_stages = True
+    if args.report:
+        cfg = use_face_metric(
+            cfg, dump_file=osp.join(args.report, 'predictions.pkl'))
     if args.out:
         cfg.test_evaluator = [
             *(cfg.test_evaluator if isinstance(cfg.test_evaluator, list)
@@ -65,9 +90,42 @@ def build_config(args: argparse.Namespace) -> Config:
     return cfg
 
 
+def write_report(args: argparse.Namespace, cfg: Config, runner: Runner,
+                 metrics: dict) -> dict[str, str]:
+    """The report of this run, and ``run.json`` describing it."""
+    metric = face_metric_of(runner)
+    model = args.model_name or osp.splitext(osp.basename(args.config))[0]
+    dataset = args.dataset_label or dataset_label(cfg)
+    result = report.ModelResult(model, dataset, metric.last_evaluation,
+                                metric.first_stage)
+    written = report.write_report([result], args.report,
+                                  title=f'{model} on {dataset}')
+    run = dict(
+        model=model,
+        dataset=dataset,
+        config=args.config,
+        checkpoint=args.checkpoint,
+        predictions=osp.join(args.report, 'predictions.pkl'),
+        metric=cfg.test_evaluator[0],
+        first_stage=metric.first_stage,
+        metrics={k: float(v) for k, v in metrics.items()})
+    written['run'] = osp.join(args.report, 'run.json')
+    with open(written['run'], 'w') as f:
+        json.dump(run, f, indent=1)
+    return written
+
+
 def main(argv: list[str] | None = None) -> dict:
     args = parse_args(argv)
-    return Runner.from_cfg(build_config(args)).test()
+    cfg = build_config(args)
+    if args.report:
+        os.makedirs(args.report, exist_ok=True)
+    runner = Runner.from_cfg(cfg)
+    metrics = runner.test()
+    if args.report:
+        for path in write_report(args, cfg, runner, metrics).values():
+            print(f'report: {path}')
+    return metrics
 
 
 if __name__ == '__main__':

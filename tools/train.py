@@ -12,10 +12,12 @@ import argparse
 import os
 import os.path as osp
 
+import torch
 from mmengine.config import Config, DictAction
 from mmengine.runner import Runner
 
 import repformer_mmpose  # noqa: F401  (registers the plugin, mmcv fallback)
+from repformer_mmpose.engine import explain_unknown_types
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -64,16 +66,44 @@ def build_config(args: argparse.Namespace) -> Config:
     elif args.resume is not None:
         cfg.resume, cfg.load_from = True, args.resume
     if args.amp:
+        # AMP's dynamic loss scale skips inf/NaN steps itself; our finite
+        # loss wrapper and its hook are for full precision.
         cfg.optim_wrapper.type = 'AmpOptimWrapper'
+        cfg.optim_wrapper.pop('action', None)
         cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
+        cfg.custom_hooks = [
+            hook for hook in cfg.get('custom_hooks', [])
+            if hook.get('type') != 'NonFiniteLossHook'
+        ]
+    if cfg.launcher == 'pytorch' and not torch.cuda.is_available():
+        use_cpu_process_group(cfg)
     if args.auto_scale_lr:
         cfg.auto_scale_lr.enable = True
     return cfg
 
 
+def use_cpu_process_group(cfg: Config) -> None:
+    """Distributed training without a GPU (gloo): mmengine's
+    ``init_dist`` calls ``torch.cuda.set_device``, so the group is started
+    here and the Runner uses it; DDP wraps a CPU module (no
+    ``device_ids``)."""
+    import torch.distributed as dist
+    if not dist.is_initialized():
+        dist.init_process_group(backend='gloo')
+    cfg.env_cfg.setdefault('dist_cfg', {})['backend'] = 'gloo'
+    wrapper = cfg.get('model_wrapper_cfg') or dict(
+        type='MMDistributedDataParallel', find_unused_parameters=cfg.get(
+            'find_unused_parameters', False))
+    wrapper['device_ids'] = None
+    cfg.model_wrapper_cfg = wrapper
+
+
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
-    Runner.from_cfg(build_config(args)).train()
+    cfg = build_config(args)
+    # an unknown `type` gets an error naming this file and the config key
+    with explain_unknown_types(cfg, args.config):
+        Runner.from_cfg(cfg).train()
 
 
 if __name__ == '__main__':

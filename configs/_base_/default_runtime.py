@@ -6,3 +6,7 @@ custom_imports = dict(imports=['repformer_mmpose'], allow_failed_imports=False)
 
 default_hooks = dict(
     checkpoint=dict(save_best='NME', rule='less', max_keep_ckpts=3))
+
+# MMPose's SyncBuffersHook, and the report of NaN/inf steps withheld by
+# FiniteLossOptimWrapper (it names the iteration; see the schedules).
+custom_hooks = [dict(type='SyncBuffersHook'), dict(type='NonFiniteLossHook')]

@@ -28,8 +28,8 @@ model = dict(
 
 # RePFormer's training pipeline with MMPose's regression codec.
 train_pipeline = [
-    dict(type='LoadImage'),
-    dict(type='GetBBoxCenterScale'),
+    dict(type='LoadFaceImage'),
+    dict(type='GetFaceBBoxCenterScale'),
     dict(type='RandomFlip', direction='horizontal', prob=0.5),
     dict(
         type='RandomShiftRotate',

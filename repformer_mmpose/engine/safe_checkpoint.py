@@ -38,6 +38,11 @@ class UnsafeCheckpointError(pickle.UnpicklingError):
     """A checkpoint needs globals outside the safe allow-list."""
 
 
+class CheckpointReadError(RuntimeError):
+    """A checkpoint file cannot be read (empty, truncated, not a
+    checkpoint); torch's own error names no file."""
+
+
 def _history_buffer_getattr(obj, name: str):
     """Stands in for ``builtins.getattr`` while unpickling a checkpoint."""
     if obj is HistoryBuffer and name in _HISTORY_BUFFER_METHODS:
@@ -79,6 +84,8 @@ def load_checkpoint_file(filename: str, map_location=None):
         FileNotFoundError: if ``filename`` does not exist.
         UnsafeCheckpointError: if the file needs a global outside the
             allow-list and ``REPFORMER_UNSAFE_LOAD`` is not set.
+        CheckpointReadError: if the file is empty, truncated or otherwise
+            unreadable (the message names it and gives torch's reason).
     """
     filename = osp.expanduser(filename)
     if not osp.isfile(filename):
@@ -88,6 +95,11 @@ def load_checkpoint_file(filename: str, map_location=None):
                 _guard_history_buffer_methods(filename):
             return torch.load(
                 filename, map_location=map_location, weights_only=True)
+    except (EOFError, RuntimeError) as error:
+        reason = (str(error).splitlines() or ['empty or truncated file'])[0]
+        raise CheckpointReadError(
+            f'checkpoint {filename} ({osp.getsize(filename)} bytes) cannot '
+            f'be read: {reason}') from error
     except pickle.UnpicklingError as error:
         if os.environ.get(UNSAFE_ENV) != '1':
             raise UnsafeCheckpointError(

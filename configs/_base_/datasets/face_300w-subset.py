@@ -7,7 +7,7 @@
 # never 300W full results.
 _base_ = ['./face_topdown-128x128.py']
 
-dataset_type = 'Face300WDataset'
+dataset_type = 'RePFormer300WDataset'
 data_root = '../shared/data/300w-subset/'
 train_dataloader = dict(
     dataset=dict(

@@ -1,7 +1,7 @@
 # 300W (68 points): inter-ocular NME, outer eye corners 36/45, as MMPose.
 _base_ = ['./face_topdown.py']
 
-dataset_type = 'Face300WDataset'
+dataset_type = 'RePFormer300WDataset'
 data_root = 'data/300w/'
 train_dataloader = dict(
     dataset=dict(

@@ -1,7 +1,7 @@
 # COFW (29 points): inter-ocular NME, outer eye corners 8/9, as MMPose.
 _base_ = ['./face_topdown.py']
 
-dataset_type = 'COFWDataset'
+dataset_type = 'RePFormerCOFWDataset'
 data_root = 'data/cofw/'
 train_dataloader = dict(
     dataset=dict(

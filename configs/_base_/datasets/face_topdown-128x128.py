@@ -8,8 +8,8 @@ input_size = (128, 128)
 codec = dict(type='DLRLabel', input_size=input_size)
 
 train_pipeline = [
-    dict(type='LoadImage'),
-    dict(type='GetBBoxCenterScale'),
+    dict(type='LoadFaceImage'),
+    dict(type='GetFaceBBoxCenterScale'),
     dict(type='RandomFlip', direction='horizontal', prob=0.5),
     dict(
         type='RandomShiftRotate',
@@ -26,10 +26,17 @@ train_pipeline = [
     dict(type='PackPoseInputs')
 ]
 val_pipeline = [
-    dict(type='LoadImage'),
-    dict(type='GetBBoxCenterScale'),
+    dict(type='LoadFaceImage'),
+    dict(type='GetFaceBBoxCenterScale'),
     dict(type='TopdownAffine', input_size=input_size),
-    dict(type='PackPoseInputs')
+    dict(
+        type='PackPoseInputs',
+        # MMPose's default meta keys + the record's box_size (AFLW): the
+        # NME normaliser of prior work, read by FaceLandmarkMetric
+        meta_keys=('id', 'img_id', 'img_path', 'category_id', 'crowd_index',
+                   'ori_shape', 'img_shape', 'input_size', 'input_center',
+                   'input_scale', 'flip', 'flip_direction', 'flip_indices',
+                   'raw_ann_info', 'dataset_name', 'box_size'))
 ]
 
 # Loading a batch costs ~20 ms against ~650 ms of compute on 2 cores, so the

@@ -9,8 +9,8 @@ input_size = (256, 256)
 codec = dict(type='DLRLabel', input_size=input_size)
 
 train_pipeline = [
-    dict(type='LoadImage'),
-    dict(type='GetBBoxCenterScale'),
+    dict(type='LoadFaceImage'),
+    dict(type='GetFaceBBoxCenterScale'),
     dict(type='RandomFlip', direction='horizontal', prob=0.5),
     dict(
         type='RandomShiftRotate',
@@ -27,16 +27,31 @@ train_pipeline = [
     dict(type='PackPoseInputs')
 ]
 val_pipeline = [
-    dict(type='LoadImage'),
-    dict(type='GetBBoxCenterScale'),
+    dict(type='LoadFaceImage'),
+    dict(type='GetFaceBBoxCenterScale'),
     dict(type='TopdownAffine', input_size=input_size),
-    dict(type='PackPoseInputs')
+    dict(
+        type='PackPoseInputs',
+        # MMPose's default meta keys + the record's box_size (AFLW): the
+        # NME normaliser of prior work, read by FaceLandmarkMetric
+        meta_keys=('id', 'img_id', 'img_path', 'category_id', 'crowd_index',
+                   'ori_shape', 'img_shape', 'input_size', 'input_center',
+                   'input_scale', 'flip', 'flip_direction', 'flip_indices',
+                   'raw_ann_info', 'dataset_name', 'box_size'))
 ]
 
 # Data loaders and metric shared by the face data sets; each data set's
 # base file (face_300w.py, face_wflw.py, ...) sets its class, root,
-# annotation files and, where it differs, the NME normalisation.
-dataset_type = 'Face300WDataset'
+# annotation files and, where it differs, the NME normalisation. The
+# classes are MMPose's face datasets with every record checked at load time
+# (repformer_mmpose/datasets/face_datasets.py); MMPose's own annotation
+# files work unchanged.
+#
+# Crop box: MMPose's (the file's center/scale, or bbox for COFW, padded
+# x1.25 by GetFaceBBoxCenterScale). For the paper's (PIPNet's) crop, with
+# files from our converters, inherit the data set's face_<name>_paper-crop.py
+# instead of face_<name>.py.
+dataset_type = 'RePFormer300WDataset'
 data_mode = 'topdown'
 data_root = 'data/300w/'
 
@@ -70,6 +85,8 @@ val_dataloader = dict(
     ))
 test_dataloader = val_dataloader
 
-# Inter-ocular NME (outer eye corners, from the data set's name in MMPose).
-val_evaluator = dict(type='NME', norm_mode='keypoint_distance')
+# NME (equal to MMPose's NME: inter-ocular, the outer eye corners MMPose
+# uses for the data set), FR@0.10 and AUC@0.10, per subset and per
+# refinement stage where available: see FaceLandmarkMetric.
+val_evaluator = dict(type='FaceLandmarkMetric', norm_mode='keypoint_distance')
 test_evaluator = val_evaluator

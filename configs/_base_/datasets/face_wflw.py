@@ -1,7 +1,7 @@
 # WFLW (98 points): inter-ocular NME, outer eye corners 60/72, as MMPose.
 _base_ = ['./face_topdown.py']
 
-dataset_type = 'WFLWDataset'
+dataset_type = 'RePFormerWFLWDataset'
 data_root = 'data/wflw/'
 train_dataloader = dict(
     dataset=dict(

@@ -2,6 +2,9 @@ _base_ = [
     '../../_base_/models/repformer_res101.py',
     '../../_base_/schedules/adam_1xb16-360e.py',
     '../../_base_/datasets/face_aflw.py',
+    # Crop: MMPose's box, so MMPose's annotation files work. For the
+    # paper's (PIPNet's) crop, with files from our converters, use
+    # '../../_base_/datasets/face_aflw_paper-crop.py' instead.
 ]
 
 model = dict(head=dict(num_keypoints=19))

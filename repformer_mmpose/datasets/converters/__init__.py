@@ -17,6 +17,7 @@ The files are read unchanged by MMPose's ``WFLWDataset``,
 from .aflw import convert_aflw
 from .cofw import convert_cofw
 from .core import BadRecordPolicy, ConversionError, write_json_atomic
+from .custom import convert_custom
 from .face300w import convert_300w
 from .wflw import convert_wflw
 
@@ -26,6 +27,7 @@ __all__ = [
     'convert_300w',
     'convert_aflw',
     'convert_cofw',
+    'convert_custom',
     'convert_wflw',
     'write_json_atomic',
 ]

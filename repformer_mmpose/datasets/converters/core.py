@@ -66,6 +66,12 @@ FACE_CATEGORIES: list[dict[str, Any]] = [{
 #: MMPose's ``pixel_std``: ``scale`` is a box side divided by this.
 PIXEL_STD = 200.0
 
+#: Largest magnitude accepted for a coordinate or box value: far beyond any
+#: image, and small enough that boxes, areas and scales derived from such
+#: values stay finite floats (1.7e308 and -1.7e308 are finite, but their
+#: difference is not).
+MAX_ABS_VALUE = 1e6
+
 #: Margin of MMPose's ``bbox`` on each side, as a fraction of the landmark
 #: box's width/height (a box 1.2 times the landmark box).
 BBOX_MARGIN = 0.1
@@ -122,7 +128,8 @@ class BadRecordPolicy:
 
 def parse_float(token: str, *, source: str | os.PathLike, location: str,
                 field: str) -> float:
-    """Parse one number of a text annotation, finite or a ConversionError."""
+    """Parse one number of a text annotation: finite and at most
+    :data:`MAX_ABS_VALUE` in magnitude, or a ConversionError."""
     try:
         value = float(token)
     except ValueError:
@@ -131,12 +138,17 @@ def parse_float(token: str, *, source: str | os.PathLike, location: str,
     if not math.isfinite(value):
         raise ConversionError(source, location, field,
                               f'non-finite value {token!r}')
+    if abs(value) > MAX_ABS_VALUE:
+        raise ConversionError(
+            source, location, field,
+            f'value {token!r} out of range (|value| > {MAX_ABS_VALUE:g})')
     return value
 
 
 def check_finite(values: np.ndarray, *, source: str | os.PathLike,
                  location: str, field: str) -> np.ndarray:
-    """Return ``values`` as float64, or raise if any is NaN/inf/non-numeric.
+    """Return ``values`` as float64, or raise if any is NaN/inf,
+    non-numeric or larger than :data:`MAX_ABS_VALUE` in magnitude.
 
     Used for the numeric arrays of the MATLAB releases (COFW, AFLW).
     """
@@ -152,6 +164,12 @@ def check_finite(values: np.ndarray, *, source: str | os.PathLike,
             source, location, field,
             f'non-finite value {array.flat[bad[0]]!r} at position '
             f'{int(bad[0])}')
+    big = np.flatnonzero(np.abs(array) > MAX_ABS_VALUE)
+    if big.size:
+        raise ConversionError(
+            source, location, field,
+            f'value {array.flat[big[0]]!r} at position {int(big[0])} out '
+            f'of range (|value| > {MAX_ABS_VALUE:g})')
     return array
 
 
@@ -371,7 +389,9 @@ def write_json_atomic(obj: Any, path: str | os.PathLike) -> None:
         dir=folder, prefix=f'.{osp.basename(path)}.', suffix='.tmp')
     try:
         with os.fdopen(fd, 'w', encoding='utf-8') as f:
-            json.dump(obj, f, ensure_ascii=False)
+            # allow_nan=False: never write NaN/Infinity, which standard
+            # JSON readers refuse (the value checks should stop them first)
+            json.dump(obj, f, ensure_ascii=False, allow_nan=False)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)

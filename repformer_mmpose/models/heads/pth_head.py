@@ -24,7 +24,9 @@ from mmpose.models.heads.base_head import BaseHead
 from mmpose.registry import KEYPOINT_CODECS, MODELS
 from mmpose.utils.tensor_utils import to_numpy
 from mmpose.utils.typing import ConfigType, OptConfigType, OptSampleList
-from ..utils import SinePositionalEncoding2D, aggregate_queries, pixel_centers
+from ..utils import (SinePositionalEncoding2D, aggregate_queries,
+                     aggregate_queries_on_grid, grid_axis_centers,
+                     pixel_centers)
 from .landmark_predictors import (CoordinatePredictor,
                                   InitialLandmarkPredictor, refine)
 from .pth_stage import PTHStage
@@ -85,6 +87,13 @@ class PTHHead(BaseHead):
       ``L^{i-1}``. Default False: the paper stresses that the aggregation is
       differentiable w.r.t. the coordinates.
 
+    Speed: every equation has a reference implementation, as written in
+    the paper, and a fast one with the same maths and parameters (fused
+    attention, Eq. 10 factorised per axis, one matmul per stage for
+    Eq. 9). The fast path is the default; ``set_fast_path(model, False)``
+    (:func:`~repformer_mmpose.models.utils.set_fast_path`) selects the
+    reference one in the head and in every attention block.
+
     Args:
         num_keypoints (int): ``N``.
         embed_dims (int): ``d_model``; must equal the neck's.
@@ -109,6 +118,8 @@ class PTHHead(BaseHead):
         decoder (dict, optional): The :class:`DLRLabel` codec config.
         init_cfg (dict, optional): mmengine initialisation config.
     """
+
+    supports_fast_path = True
 
     def __init__(self,
                  num_keypoints: int,
@@ -168,6 +179,7 @@ class PTHHead(BaseHead):
         self.stage_loss_weights = list(stage_loss_weights)
         self.loss_module = MODELS.build(loss)
         self.decoder = KEYPOINT_CODECS.build(decoder) if decoder else None
+        self.fast = True
 
     # ------------------------------------------------------------------
     # forward: the paper's equations
@@ -188,14 +200,33 @@ class PTHHead(BaseHead):
                 f'neck.in_indices to {expected} level(s)')
         return memories[-1 - stage] if self.use_pyramid else memories[-1]
 
-    def flatten_memory(self, memory_map: Tensor) -> tuple[Tensor, ...]:
-        """``(B, C, H, W)`` -> memory ``(B, HW, C)``, its sine encodings
-        ``(HW, C)`` and its pixel centres ``c_k`` ``(HW, 2)``."""
+    def flatten_memory(self, memory_map: Tensor) -> tuple[Tensor, Tensor]:
+        """``(B, C, H, W)`` -> memory ``(B, HW, C)`` and its sine encodings
+        ``(HW, C)``. A channels-last map (as the neck's fast path gives)
+        flattens without a copy."""
         height, width = memory_map.shape[-2:]
-        device, dtype = memory_map.device, memory_map.dtype
         return (memory_map.flatten(2).transpose(1, 2),
-                self.positional_encoding(height, width, device, dtype),
-                pixel_centers(height, width, device, dtype))
+                self.positional_encoding(height, width, memory_map.device,
+                                         memory_map.dtype))
+
+    def aggregate(self, memory: Tensor, landmarks: Tensor,
+                  size: tuple[int, int]) -> Tensor:
+        """Eq. 9-10: the queries ``(B, N, C)`` of ``landmarks`` ``(B, N,
+        2)`` from a flattened ``(B, H * W, C)`` memory of ``size`` (H, W).
+
+        Reference path: the equations as written (distances to every pixel
+        centre ``c_k``). Fast path: the same weights factorised per axis,
+        then one batched matmul (see :func:`aggregate_queries_on_grid`).
+        """
+        height, width = size
+        device, dtype = memory.device, memory.dtype
+        if self.fast:
+            xs, ys = grid_axis_centers(height, width, device, dtype)
+            return aggregate_queries_on_grid(memory, landmarks, xs, ys,
+                                             self.tau)
+        return aggregate_queries(memory, landmarks,
+                                 pixel_centers(height, width, device, dtype),
+                                 self.tau)
 
     def forward(self, memories: Sequence[Tensor]) -> list[Tensor]:
         """Landmark sets of every stage.
@@ -216,12 +247,12 @@ class PTHHead(BaseHead):
         queries = None
         for index, (stage, predictor) in enumerate(
                 zip(self.stages, self.coordinate_predictors)):
-            memory, memory_pos, pixel_coords = self.flatten_memory(
-                self.stage_memory(memories, index))
+            memory_map = self.stage_memory(memories, index)
+            memory, memory_pos = self.flatten_memory(memory_map)
             anchors = landmarks.detach() if self.detach_landmarks \
                 else landmarks
-            aggregated = aggregate_queries(  # Eq. 9-10
-                memory, anchors, pixel_coords, self.tau)
+            aggregated = self.aggregate(  # Eq. 9-10
+                memory, anchors, memory_map.shape[-2:])
             queries = aggregated if queries is None or \
                 self.query_update == 'replace' else queries + aggregated
             query_pos = landmark_pos
@@ -243,7 +274,7 @@ class PTHHead(BaseHead):
         landmark_sets = []
         for index, (stage, predictor) in enumerate(
                 zip(self.stages, self.coordinate_predictors)):
-            memory, memory_pos, _ = self.flatten_memory(
+            memory, memory_pos = self.flatten_memory(
                 self.stage_memory(memories, index))
             queries = stage(queries, landmark_pos, memory, memory_pos)
             landmark_sets.append(predictor(queries).sigmoid())
@@ -273,7 +304,7 @@ class PTHHead(BaseHead):
                 zip(landmark_sets, self.stage_loss_weights))
         }
         _, accuracy, _ = keypoint_pck_accuracy(
-            pred=to_numpy(landmark_sets[-1]),
+            pred=to_numpy(landmark_sets[-1].float()),  # numpy has no bf16
             gt=to_numpy(labels),
             mask=to_numpy(weights[..., 0]) > 0,
             thr=0.05,
@@ -305,6 +336,9 @@ class PTHHead(BaseHead):
             ]
         else:
             landmark_sets = self.forward(feats)
+        # bf16 (autocast) outputs: the decoder works in numpy, which has no
+        # bf16
+        landmark_sets = [landmarks.float() for landmarks in landmark_sets]
 
         preds = self.decode(landmark_sets[-1].unsqueeze(1))
         if test_cfg.get('output_stages', False):

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from typing import Sequence
 
+import torch
 from mmengine.model import BaseModule
 from torch import Tensor, nn
 
@@ -34,10 +35,18 @@ class CrossScaleNeck(BaseModule):
         pos_temperature (float): Temperature of the sine encodings ``p_i``.
         init_cfg (dict, optional): mmengine initialisation config.
 
+    Fast path (default; :func:`~repformer_mmpose.models.utils.set_fast_path`
+    selects the reference one): the projected levels are made
+    channels-last, so every ``(B, C, H, W)`` <-> ``(B, HW, C)`` reshape in
+    the attention steps and in the head is a view, not a copy; the memories
+    are the same tensors, stored channels-last.
+
     Returns (forward):
         tuple[Tensor]: memories ``(v_1, ..., v_M)``, low to high level, each
         ``(B, embed_dims, H_i, W_i)`` at its level's resolution.
     """
+
+    supports_fast_path = True
 
     def __init__(self,
                  in_channels: Sequence[int],
@@ -69,6 +78,7 @@ class CrossScaleNeck(BaseModule):
         self.cross_scale_attentions = nn.ModuleList(
             CrossScaleAttention(embed_dims, num_heads, ffn_dims, dropout)
             for _ in in_indices[:-1])
+        self.fast = True
 
     @property
     def num_levels(self) -> int:
@@ -79,6 +89,11 @@ class CrossScaleNeck(BaseModule):
             project(inputs[index])
             for project, index in zip(self.input_projections, self.in_indices)
         ]
+        if self.fast:
+            levels = [
+                level.contiguous(memory_format=torch.channels_last)
+                for level in levels
+            ]
         memories = [levels[-1]]  # v_M = z_M
         for level, attention in zip(levels[-2::-1],
                                     self.cross_scale_attentions[::-1]):

@@ -1,10 +1,16 @@
-from .dynamic_aggregation import aggregate_queries, aggregation_weights
-from .positional_encoding import SinePositionalEncoding2D, pixel_centers
+from .dynamic_aggregation import (aggregate_queries, aggregate_queries_on_grid,
+                                  aggregation_weights,
+                                  grid_aggregation_weights)
+from .fast_path import set_fast_path
+from .positional_encoding import (SinePositionalEncoding2D, grid_axis_centers,
+                                  pixel_centers)
 
 __all__ = [
-    'aggregate_queries', 'aggregation_weights', 'SinePositionalEncoding2D',
-    'pixel_centers'
+    'aggregate_queries', 'aggregate_queries_on_grid', 'aggregation_weights',
+    'grid_aggregation_weights', 'set_fast_path', 'SinePositionalEncoding2D',
+    'grid_axis_centers', 'pixel_centers'
 ]
-from .transformer_blocks import AttentionBlock, FeedForwardBlock  # noqa: E402
+from .transformer_blocks import (AttentionBlock, FeedForwardBlock,  # noqa
+                                 sdpa_attention)
 
-__all__ += ['AttentionBlock', 'FeedForwardBlock']
+__all__ += ['AttentionBlock', 'FeedForwardBlock', 'sdpa_attention']

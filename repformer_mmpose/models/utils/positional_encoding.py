@@ -33,10 +33,31 @@ def pixel_centers(height: int, width: int, device: torch.device | None = None,
         return _grid_centers(height, width, device, dtype)
 
 
+@functools.lru_cache(maxsize=64)
+def grid_axis_centers(height: int, width: int,
+                      device: torch.device | None = None,
+                      dtype: torch.dtype = torch.float32
+                      ) -> tuple[Tensor, Tensor]:
+    """Normalised centres of the columns ``(width,)`` and of the rows
+    ``(height,)`` of an ``height x width`` grid: the grid's ``c_k`` are
+    their pairs, ``c_{i * width + j} = (xs[j], ys[i])``.
+
+    Cached like :func:`pixel_centers`; do not modify the results in place.
+    """
+    with torch.inference_mode(False):
+        return _axis_centers(width, device, dtype), _axis_centers(
+            height, device, dtype)
+
+
+def _axis_centers(size: int, device: torch.device | None,
+                  dtype: torch.dtype) -> Tensor:
+    return (torch.arange(size, device=device, dtype=dtype) + 0.5) / size
+
+
 def _grid_centers(height: int, width: int, device: torch.device | None,
                   dtype: torch.dtype) -> Tensor:
-    ys = (torch.arange(height, device=device, dtype=dtype) + 0.5) / height
-    xs = (torch.arange(width, device=device, dtype=dtype) + 0.5) / width
+    ys = _axis_centers(height, device, dtype)
+    xs = _axis_centers(width, device, dtype)
     grid_y, grid_x = torch.meshgrid(ys, xs, indexing='ij')
     return torch.stack([grid_x, grid_y], dim=-1).reshape(-1, 2)
 

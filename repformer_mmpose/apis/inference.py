@@ -1,0 +1,180 @@
+"""Landmarks of the faces in an image: boxes in, keypoints out."""
+from __future__ import annotations
+
+import os.path as osp
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+from mmengine.config import Config
+from torch import nn
+
+from mmpose.apis import inference_topdown
+from .face_detectors import CascadeFaceDetector, check_boxes
+from .model import init_face_model
+from .visualization import draw_faces
+
+
+class ImageReadError(ValueError):
+    """An input file exists but is not an image OpenCV can decode."""
+
+
+@dataclass
+class FaceLandmarks:
+    """One face: its box and its landmarks, in image pixels.
+
+    Attributes:
+        bbox (np.ndarray): ``(4,)`` ``x1, y1, x2, y2``.
+        bbox_score (float): The detector's confidence (1 for boxes given
+            by the user and for the Haar cascade).
+        keypoints (np.ndarray): ``(K, 2)`` ``x, y`` (MMPose's convention:
+            pixel centres at integer coordinates).
+        keypoint_scores (np.ndarray): ``(K,)``; RePFormer regresses
+            coordinates without a confidence, so all are 1.
+    """
+
+    bbox: np.ndarray
+    bbox_score: float
+    keypoints: np.ndarray
+    keypoint_scores: np.ndarray
+
+    def to_dict(self, decimals: int = 2) -> dict:
+        """JSON-ready ``{"bbox", "bbox_score", "keypoints",
+        "keypoint_scores"}``."""
+        return dict(
+            bbox=np.round(self.bbox, decimals).tolist(),
+            bbox_score=round(float(self.bbox_score), 4),
+            keypoints=np.round(self.keypoints, decimals).tolist(),
+            keypoint_scores=np.round(self.keypoint_scores, 4).tolist())
+
+
+def read_image(image: str | Path | np.ndarray) -> np.ndarray:
+    """A BGR ``uint8`` ``(H, W, 3)`` image from a file or an array
+    (greyscale arrays are converted).
+
+    Raises:
+        FileNotFoundError: if the file does not exist.
+        ImageReadError: if OpenCV cannot decode it, or the array is not an
+            image.
+    """
+    if isinstance(image, np.ndarray):
+        if image.ndim == 2:
+            image = cv2.cvtColor(image, cv2.COLOR_GRAY2BGR)
+        if image.ndim != 3 or image.shape[2] != 3 or image.size == 0:
+            raise ImageReadError(
+                f'expected an (H, W, 3) BGR image, got shape {image.shape}')
+        return image
+    path = str(image)
+    if not osp.isfile(path):
+        raise FileNotFoundError(f'image file {path} not found')
+    decoded = cv2.imread(path, cv2.IMREAD_COLOR)
+    if decoded is None:
+        raise ImageReadError(
+            f'cannot read image {path}: OpenCV could not decode it (not an '
+            'image, truncated, or an unsupported format)')
+    return decoded
+
+
+def predict_landmarks(model: nn.Module, image: str | Path | np.ndarray,
+                      bboxes: Any) -> list[FaceLandmarks]:
+    """Landmarks of the faces in ``bboxes``: MMPose's top-down inference
+    (:func:`mmpose.apis.inference_topdown`: crop each box padded by 1.25,
+    run the model on all crops as one batch, map back to the image).
+
+    Example::
+
+        >>> model = init_face_model(CONFIG, CHECKPOINT)
+        >>> faces = predict_landmarks(model, 'face.jpg',
+        ...                           [[120, 80, 360, 330]])
+        >>> faces[0].keypoints.shape
+        (68, 2)
+
+    Args:
+        model (nn.Module): From :func:`init_face_model`.
+        image (str | Path | np.ndarray): A file or a BGR array.
+        bboxes: ``(n, 4)`` or ``(n, 5)`` ``x1, y1, x2, y2[, score]``; no
+            box gives no face (not the whole image, unlike MMPose).
+
+    Returns:
+        list[FaceLandmarks]: One per box, in the boxes' order.
+    """
+    boxes = check_boxes(bboxes, 'bboxes')
+    if len(boxes) == 0:
+        return []
+    samples = inference_topdown(model, read_image(image), boxes[:, :4],
+                                bbox_format='xyxy')
+    return [
+        FaceLandmarks(
+            bbox=box[:4].copy(),
+            bbox_score=float(box[4]),
+            keypoints=np.asarray(sample.pred_instances.keypoints[0],
+                                 dtype=np.float32),
+            keypoint_scores=np.asarray(
+                sample.pred_instances.keypoint_scores[0], dtype=np.float32))
+        for box, sample in zip(boxes, samples)
+    ]
+
+
+def faces_to_json(faces: list[FaceLandmarks], **info) -> dict:
+    """The JSON record the demos write: ``info`` (e.g. ``image``,
+    ``width``, ``height``, ``detector``) + ``num_faces`` + ``faces``."""
+    return dict(**info, num_faces=len(faces),
+                faces=[face.to_dict() for face in faces])
+
+
+class FaceLandmarkDetector:
+    """Faces and their RePFormer landmarks in one call.
+
+    Example::
+
+        >>> from repformer_mmpose.apis import FaceLandmarkDetector
+        >>> detector = FaceLandmarkDetector(CONFIG, CHECKPOINT)  # cascade
+        >>> faces = detector('photo.jpg')          # list[FaceLandmarks]
+        >>> faces = detector('photo.jpg', bboxes=[[120, 80, 360, 330]])
+        >>> cv2.imwrite('drawn.jpg', detector.draw('photo.jpg', faces))
+
+    Args:
+        config (str | Path | Config): The RePFormer config.
+        checkpoint (str | Path, optional): Its weights (strictly checked,
+            see :func:`init_face_model`).
+        face_detector: An object with ``detect(image) -> (n, 5)`` boxes;
+            defaults to :class:`CascadeFaceDetector`.
+        device (str): Where to run the model.
+        cfg_options (dict, optional): Config overrides.
+    """
+
+    def __init__(self,
+                 config: str | Path | Config,
+                 checkpoint: str | Path | None = None,
+                 face_detector=None,
+                 device: str = 'cpu',
+                 cfg_options: dict | None = None) -> None:
+        self.model = init_face_model(config, checkpoint, device, cfg_options)
+        self.face_detector = face_detector or CascadeFaceDetector()
+
+    @property
+    def dataset_meta(self) -> dict:
+        return self.model.dataset_meta
+
+    def detect_faces(self, image: str | Path | np.ndarray) -> np.ndarray:
+        """``(n, 5)`` boxes of the face detector."""
+        return self.face_detector.detect(read_image(image))
+
+    def __call__(self,
+                 image: str | Path | np.ndarray,
+                 bboxes: Any = None) -> list[FaceLandmarks]:
+        """Landmarks of every face the detector finds (or of ``bboxes``).
+        An empty list when there is no face."""
+        image = read_image(image)
+        if bboxes is None:
+            bboxes = self.face_detector.detect(image)
+        return predict_landmarks(self.model, image, bboxes)
+
+    def draw(self, image: str | Path | np.ndarray,
+             faces: list[FaceLandmarks], **kwargs) -> np.ndarray:
+        """The image (BGR) with boxes and landmarks drawn by MMPose's
+        visualiser; ``kwargs`` go to :func:`draw_faces`."""
+        return draw_faces(read_image(image), faces, self.dataset_meta,
+                          **kwargs)

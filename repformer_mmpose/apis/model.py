@@ -1,0 +1,186 @@
+"""Build a RePFormer from its config and load a checkpoint, strictly.
+
+MMPose's ``init_model`` loads weights with mmengine's ``load_checkpoint``,
+which only *warns* about missing keys and size mismatches and leaves those
+parameters at their random initial values: a 68-point checkpoint in a
+98-point config then runs, with a random head. :func:`init_face_model`
+builds the model the same way (``mmpose.apis.init_model``) but compares the
+checkpoint with the model first and refuses any difference, naming the file
+and the parameters.
+"""
+from __future__ import annotations
+
+import re
+from collections import OrderedDict
+from pathlib import Path
+
+import torch
+from mmengine.config import Config
+from mmengine.runner.checkpoint import CheckpointLoader
+from torch import nn
+
+from mmpose.apis import init_model
+
+# Parameters whose first dimension is the keypoint count (or twice it).
+KEYPOINT_PARAMETERS = {
+    'head.landmark_embed.weight': 1,
+    'head.initial_predictor.fc.weight': 2,
+    'head.initial_predictor.fc.bias': 2,
+}
+
+
+class CheckpointMismatchError(ValueError):
+    """A checkpoint does not fit the model its config builds."""
+
+
+def load_config(config: str | Path | Config,
+                cfg_options: dict | None = None) -> Config:
+    """A config file (or object) with ``cfg_options`` merged in.
+
+    The backbone's ``init_cfg`` is cleared: the checkpoint provides the
+    weights, and nothing is downloaded.
+    """
+    if isinstance(config, (str, Path)):
+        if not Path(config).is_file():
+            raise FileNotFoundError(f'config file {config} not found')
+        config = Config.fromfile(str(config))
+    elif isinstance(config, Config):
+        config = config.copy()
+    else:
+        raise TypeError('config must be a file name or an mmengine Config, '
+                        f'got {type(config).__name__}')
+    if cfg_options:
+        config.merge_from_dict(cfg_options)
+    if 'init_cfg' in config.model.get('backbone', {}):
+        config.model.backbone.init_cfg = None
+    return config
+
+
+def read_state_dict(checkpoint: str | Path) -> tuple[dict, dict]:
+    """``(state_dict, meta)`` of a checkpoint file.
+
+    Goes through mmengine's checkpoint loaders, so a local file is read
+    by the plugin's ``weights_only`` loader
+    (:mod:`repformer_mmpose.engine.safe_checkpoint`). A ``module.`` prefix
+    (DDP) is stripped, as mmengine does.
+    """
+    checkpoint = str(checkpoint)
+    if '://' not in checkpoint and not Path(checkpoint).is_file():
+        raise FileNotFoundError(f'checkpoint file {checkpoint} not found')
+    content = CheckpointLoader.load_checkpoint(checkpoint, map_location='cpu')
+    if not isinstance(content, dict):
+        raise CheckpointMismatchError(
+            f'{checkpoint}: expected a dict with a "state_dict", got '
+            f'{type(content).__name__}')
+    state_dict = content.get('state_dict', content)
+    bad = [key for key, value in state_dict.items()
+           if not isinstance(value, torch.Tensor)]
+    if bad:
+        raise CheckpointMismatchError(
+            f'{checkpoint}: state_dict entries {bad[:5]} are not tensors')
+    state_dict = OrderedDict(
+        (re.sub(r'^module\.', '', key), value)
+        for key, value in state_dict.items())
+    meta = (content.get('meta') or {}) if 'state_dict' in content else {}
+    return state_dict, meta
+
+
+def check_state_dict(model: nn.Module, state_dict: dict,
+                     source: str = 'checkpoint') -> None:
+    """Raise :class:`CheckpointMismatchError` unless ``state_dict`` has
+    exactly ``model``'s parameters and buffers, with the same shapes.
+
+    A keypoint-count difference is reported as such (``head.num_keypoints``
+    in the config vs. the checkpoint's), before the list of parameters.
+    """
+    expected = model.state_dict()
+    problems = []
+    model_points = getattr(getattr(model, 'head', None), 'num_keypoints',
+                           None)
+    for key, factor in KEYPOINT_PARAMETERS.items():
+        if key in state_dict and key in expected and \
+                state_dict[key].shape[0] != expected[key].shape[0]:
+            problems.append(
+                f'the checkpoint has {state_dict[key].shape[0] // factor} '
+                f'keypoints, the config {model_points} '
+                f'(model.head.num_keypoints; {key} is '
+                f'{tuple(state_dict[key].shape)} in the checkpoint, '
+                f'{tuple(expected[key].shape)} in the model)')
+            break
+    mismatched = [
+        f'{key}: {tuple(state_dict[key].shape)} in the checkpoint, '
+        f'{tuple(value.shape)} in the model'
+        for key, value in expected.items()
+        if key in state_dict and state_dict[key].shape != value.shape
+    ]
+    missing = [key for key in expected if key not in state_dict]
+    unexpected = [key for key in state_dict if key not in expected]
+    if mismatched:
+        problems.append(f'{len(mismatched)} shape mismatch(es): ' +
+                        '; '.join(mismatched[:5]))
+    if missing:
+        problems.append(f'{len(missing)} missing parameter(s), e.g. ' +
+                        ', '.join(missing[:5]))
+    if unexpected:
+        problems.append(f'{len(unexpected)} unexpected parameter(s), e.g. '
+                        + ', '.join(unexpected[:5]))
+    if problems:
+        raise CheckpointMismatchError(
+            f'{source} does not fit the model built from the config: ' +
+            '. '.join(problems) + '. Use the config the checkpoint was '
+            'trained with.')
+
+
+def init_face_model(config: str | Path | Config,
+                    checkpoint: str | Path | None = None,
+                    device: str = 'cpu',
+                    cfg_options: dict | None = None) -> nn.Module:
+    """A RePFormer (MMPose ``TopdownPoseEstimator``) ready for inference.
+
+    As :func:`mmpose.apis.init_model`, except that the checkpoint must
+    match the model exactly (see :func:`check_state_dict`), and that
+    the data set's keypoint count must equal the head's.
+
+    Example::
+
+        >>> from repformer_mmpose.apis import init_face_model
+        >>> model = init_face_model(
+        ...     'configs/repformer/300w/'
+        ...     'repformer_res18_1xb16-360e_300w-256x256.py',
+        ...     'work_dirs/repformer_res18_300w/epoch_360.pth')
+        >>> model.dataset_meta['num_keypoints']
+        68
+
+    Args:
+        config (str | Path | Config): The model's config.
+        checkpoint (str | Path, optional): Weights (an mmengine checkpoint
+            or a bare state dict). Without one the model keeps its random
+            initialisation (for tests).
+        device (str): Where to put the model. Defaults to ``'cpu'``.
+        cfg_options (dict, optional): Config overrides.
+
+    Returns:
+        nn.Module: The model in eval mode, with ``dataset_meta`` (from the
+        checkpoint if it has one, else from the config) and ``cfg``.
+
+    Raises:
+        FileNotFoundError: if the config or the checkpoint is missing.
+        CheckpointMismatchError: if the checkpoint does not fit.
+        ValueError: if the data set's keypoints differ from the head's.
+    """
+    config = load_config(config, cfg_options)
+    model = init_model(config, checkpoint=None, device='cpu')
+    if checkpoint is not None:
+        state_dict, meta = read_state_dict(checkpoint)
+        check_state_dict(model, state_dict, f'checkpoint {checkpoint}')
+        model.load_state_dict(state_dict, strict=True)
+        if meta.get('dataset_meta'):
+            model.dataset_meta = meta['dataset_meta']
+    meta_points = (model.dataset_meta or {}).get('num_keypoints')
+    head_points = getattr(model.head, 'num_keypoints', meta_points)
+    if meta_points != head_points:
+        raise ValueError(
+            f'the data set ({model.dataset_meta.get("dataset_name")}) has '
+            f'{meta_points} keypoints but model.head.num_keypoints is '
+            f'{head_points}: fix the config')
+    return model.to(device).eval()

@@ -1,0 +1,4 @@
+"""Training hooks of the plugin."""
+from .non_finite_loss import NonFiniteLossHook
+
+__all__ = ['NonFiniteLossHook']

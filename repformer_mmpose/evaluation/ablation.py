@@ -1,0 +1,198 @@
+"""The paper's ablations as config overrides, and schedules to run them.
+
+Table 2 (components, on 300W):
+
+==============  ===========  ========  =====================================
+variant         use_pyramid  use_dlr   neck memories
+==============  ===========  ========  =====================================
+``baseline``    False        False     the backbone's last stage only
+``pth``         True         False     one per stage (stage i reads v_M-i+1)
+``dlr``         False        True      the backbone's last stage only
+``full``        True         True      one per stage
+==============  ===========  ========  =====================================
+
+Table 3: the full model with temperature ``tau`` of Eq. 10 (10, 100, 1000,
+10000 in the paper).
+
+This module is the one definition of these variants; the configs in
+``configs/repformer/300w/ablation/`` are the same overrides written out
+(a test checks that they agree).
+"""
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from mmengine.config import Config
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One ablation row."""
+
+    name: str
+    label: str
+    use_pyramid: bool
+    use_dlr: bool
+    tau: float | None = None  # None: the config's
+
+
+TABLE2_VARIANTS = (
+    Variant('baseline', 'baseline', False, False),
+    Variant('pth', '+ PTH', True, False),
+    Variant('dlr', '+ DLR', False, True),
+    Variant('full', '+ PTH + DLR (RePFormer)', True, True),
+)
+TABLE3_TAUS = (10., 100., 1000., 10000.)
+
+
+def table2_variant(name: str) -> Variant:
+    for variant in TABLE2_VARIANTS:
+        if variant.name == name:
+            return variant
+    raise KeyError(f'unknown Table 2 variant {name!r}; choose from '
+                   f'{[v.name for v in TABLE2_VARIANTS]}')
+
+
+def tau_variant(tau: float) -> Variant:
+    """Table 3: the full model with temperature ``tau``."""
+    if not tau > 0:
+        raise ValueError(f'tau must be positive, got {tau}')
+    return Variant(f'tau{tau:g}', f'tau = {tau:g}', True, True, float(tau))
+
+
+def apply_variant(cfg: Config, variant: Variant) -> Config:
+    """A copy of ``cfg`` (a RePFormer config: ``CrossScaleNeck`` +
+    ``PTHHead``) changed into ``variant``.
+
+    The pyramid reads the ``num_stages`` backbone levels ending at the
+    neck's last one (ResNet: stages 1, 2, 3 for 3 stages); the variants
+    without it read that last level only.
+    """
+    cfg = copy.deepcopy(cfg)
+    head, neck = cfg.model.head, cfg.model.neck
+    if head.get('type') != 'PTHHead' or neck.get('type') != \
+            'CrossScaleNeck':
+        raise ValueError('ablations need a CrossScaleNeck + PTHHead model, '
+                         f'got neck {neck.get("type")}, head '
+                         f'{head.get("type")}')
+    last = tuple(neck.in_indices)[-1]
+    stages = head.get('num_stages', 3)
+    if variant.use_pyramid:
+        if last + 1 < stages:
+            raise ValueError(f'neck level {last} is too low for a pyramid '
+                             f'of {stages} levels')
+        neck.in_indices = tuple(range(last - stages + 1, last + 1))
+    else:
+        neck.in_indices = (last, )
+    head.use_pyramid = variant.use_pyramid
+    head.use_dlr = variant.use_dlr
+    if variant.tau is not None:
+        head.tau = variant.tau
+    return cfg
+
+
+SCHEDULE_KEYS = ('epochs', 'iters', 'lr', 'warmup', 'batch')
+
+
+def parse_schedule(items: Sequence[str]) -> dict[str, float]:
+    """``['iters=300', 'lr=1e-3']`` -> ``{'iters': 300, 'lr': 0.001}``."""
+    schedule: dict[str, float] = {}
+    for item in items:
+        key, sep, value = item.partition('=')
+        if not sep or key not in SCHEDULE_KEYS:
+            raise ValueError(f'--schedule item {item!r}: expected KEY=VALUE '
+                             f'with KEY one of {SCHEDULE_KEYS}')
+        try:
+            number = float(value)
+        except ValueError:
+            raise ValueError(f'--schedule item {item!r}: {value!r} is not '
+                             'a number') from None
+        schedule[key] = number
+    if ('epochs' in schedule) == ('iters' in schedule):
+        raise ValueError('--schedule needs exactly one of epochs=N, iters=N')
+    for key in ('epochs', 'iters', 'warmup', 'batch'):
+        if key in schedule:
+            if schedule[key] != int(schedule[key]) or schedule[key] < (
+                    0 if key == 'warmup' else 1):
+                raise ValueError(f'--schedule {key} must be a whole number '
+                                 f'>= {0 if key == "warmup" else 1}')
+            schedule[key] = int(schedule[key])
+    return schedule
+
+
+def _rescaled(scheduler: Mapping, old_end: float, new_end: int,
+              by_epoch: bool) -> dict:
+    """An epoch-based scheduler stretched from ``old_end`` to ``new_end``
+    epochs (``by_epoch``) or iterations."""
+    scheduler = dict(copy.deepcopy(scheduler))
+    ratio = new_end / old_end
+    scheduler.update(begin=0, end=new_end, by_epoch=by_epoch)
+    if 'T_max' in scheduler:
+        scheduler['T_max'] = new_end
+    if 'milestones' in scheduler:
+        scheduler['milestones'] = sorted(
+            {max(1, round(m * ratio))
+             for m in scheduler['milestones']})
+    return scheduler
+
+
+def apply_schedule(cfg: Config, schedule: Mapping[str, float]) -> Config:
+    """A copy of ``cfg`` trained for ``epochs`` or ``iters`` (optionally
+    with ``lr``, ``warmup`` iterations and ``batch`` size), without
+    validation during training, saving only the final weights.
+
+    The config's learning-rate schedule keeps its shape: epoch-based
+    schedulers (cosine, multi-step) are stretched to the new length,
+    iteration-based warm-up keeps its length (or ``warmup``), capped at
+    the run's length.
+    """
+    cfg = copy.deepcopy(cfg)
+    by_epoch = 'epochs' in schedule
+    length = int(schedule['epochs'] if by_epoch else schedule['iters'])
+    if 'lr' in schedule:
+        cfg.optim_wrapper.optimizer.lr = float(schedule['lr'])
+    if 'batch' in schedule:
+        cfg.train_dataloader.batch_size = int(schedule['batch'])
+    old_epochs = cfg.train_cfg.get('max_epochs', 1)
+    schedulers = cfg.get('param_scheduler') or []
+    if isinstance(schedulers, Mapping):
+        schedulers = [schedulers]
+    new_schedulers = []
+    for scheduler in schedulers:
+        if scheduler.get('by_epoch', True):
+            old_end = scheduler.get('end', old_epochs)
+            old_end = old_epochs if old_end > old_epochs else old_end
+            new_schedulers.append(
+                _rescaled(scheduler, old_end, length, by_epoch))
+        else:  # warm-up
+            scheduler = dict(copy.deepcopy(scheduler))
+            end = int(schedule.get('warmup', scheduler.get('end', 0)))
+            if end == 0:
+                continue
+            scheduler['end'] = end if by_epoch else min(end, length)
+            new_schedulers.append(scheduler)
+    cfg.param_scheduler = new_schedulers
+    if by_epoch:
+        cfg.train_cfg = dict(by_epoch=True, max_epochs=length,
+                             val_interval=length + 1)
+    else:
+        cfg.train_cfg = dict(by_epoch=False, max_iters=length,
+                             val_interval=length + 1)
+        cfg.setdefault('log_processor', {})
+        cfg.log_processor.by_epoch = False
+    # test once at the end, on the last weights: no validation split here
+    cfg.val_dataloader = cfg.val_cfg = cfg.val_evaluator = None
+    cfg.default_hooks.checkpoint = dict(
+        type='CheckpointHook',
+        by_epoch=by_epoch,
+        interval=length,
+        save_best=None,
+        max_keep_ckpts=1,
+        save_optimizer=False,
+        save_param_scheduler=False)
+    logger = cfg.default_hooks.get('logger')
+    if logger is not None:
+        logger.interval = max(1, min(logger.get('interval', 50), length))
+    return cfg
