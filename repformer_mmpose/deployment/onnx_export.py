@@ -27,34 +27,6 @@ OUTPUT_NAME = 'landmarks'
 MIN_OPSET = 17
 
 
-def _threshold_symbolic(graph, values, threshold, replacement):
-    """``aten::threshold`` (``x if x > threshold else value``) as ONNX
-    ``Where(Greater(x, threshold), x, value)``.
-
-    The TorchScript exporter converts only ``threshold == 0`` (ReLU); the
-    head's fast path zeroes subnormal Eq. 10 weights with a threshold of
-    float32's smallest normal (~1.2e-38).
-    """
-    from torch.onnx import symbolic_helper
-    threshold = symbolic_helper._maybe_get_const(threshold, 'f')
-    replacement = symbolic_helper._maybe_get_const(replacement, 'f')
-
-    def constant(value: float):
-        return graph.op('CastLike',
-                        graph.op('Constant', value_t=torch.tensor(value)),
-                        values)
-
-    return graph.op('Where',
-                    graph.op('Greater', values, constant(threshold)),
-                    values, constant(replacement))
-
-
-def register_symbolics(opset: int) -> None:
-    """Teach the TorchScript exporter the ops it lacks (see above)."""
-    torch.onnx.register_custom_op_symbolic('aten::threshold',
-                                           _threshold_symbolic, opset)
-
-
 def export_onnx(model: LandmarkModel,
                 out_file: str,
                 opset: int = MIN_OPSET,
@@ -84,7 +56,6 @@ def export_onnx(model: LandmarkModel,
         kwargs = dict(dynamic_shapes={INPUT_NAME: {0: batch}},
                       external_data=False)
     else:
-        register_symbolics(opset)
         kwargs = dict(dynamic_axes={INPUT_NAME: {0: 'batch'},
                                     OUTPUT_NAME: {0: 'batch'}})
     with torch.no_grad():

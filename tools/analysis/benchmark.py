@@ -398,7 +398,7 @@ class ModelUnderTest:
         self.optimizer.step()
 
     def stop_training(self) -> None:
-        # free the optimizer state and gradients before the next model
+        # free this model's optimizer state, gradients and inputs
         self.optimizer = self.samples = self.train_inputs = None
         self.model.zero_grad(set_to_none=True)
         self.model.eval()

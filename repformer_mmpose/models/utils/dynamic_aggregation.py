@@ -7,7 +7,6 @@ to the landmark's current coordinates, sharpened by the temperature ``tau``.
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor
 
 
@@ -78,7 +77,10 @@ def grid_aggregation_weights(landmarks: Tensor, xs: Tensor, ys: Tensor,
     weights_x = (-tau * (landmarks[..., :1] - xs).pow(2)).softmax(dim=-1)
     weights_y = (-tau * (landmarks[..., 1:] - ys).pow(2)).softmax(dim=-1)
     weights = (weights_y.unsqueeze(-1) * weights_x.unsqueeze(-2)).flatten(-2)
-    return F.threshold(weights, _smallest_normal(weights.dtype), 0.)
+    # torch.where, not F.threshold: ONNX's TorchScript exporter has
+    # aten::threshold only as ReLU
+    tiny = _smallest_normal(weights.dtype)
+    return torch.where(weights > tiny, weights, weights.new_zeros(()))
 
 
 def _smallest_normal(dtype: torch.dtype) -> float:
