@@ -265,7 +265,7 @@ def walkthrough(custom_set, tmp_path_factory) -> dict:
     cfg = _shrink(_user_config(custom_set, work_dir), work_dir, 'custom')
     cfg.test_evaluator = [
         cfg.test_evaluator,
-        dict(type='NME', norm_mode='keypoint_distance',
+        dict(type='FaceLandmarkMetric', norm_mode='keypoint_distance',
              keypoint_indices=list(EYES), prefix='interocular'),
     ]
     runner = Runner.from_cfg(cfg)
@@ -284,9 +284,10 @@ def test_walkthrough_trains_and_reports_nme(walkthrough):
     ).splitlines() if '"loss"' in line]
     assert len(losses) == 8 and all(math.isfinite(v) and v > 0
                                     for v in losses)
-    assert set(metrics) == {'NME', 'interocular/NME'}
-    for value in metrics.values():
-        assert math.isfinite(value) and value > 0
+    assert {'NME', 'FR@0.10', 'AUC@0.10', 'interocular/NME'} <= set(metrics)
+    for key, value in metrics.items():
+        assert math.isfinite(value), key
+        assert (value > 0) if 'NME' in key else (0 <= value <= 1), key
     # the box is wider than the eye-corner distance
     assert metrics['NME'] < metrics['interocular/NME']
 

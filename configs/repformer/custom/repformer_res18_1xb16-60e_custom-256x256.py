@@ -79,9 +79,10 @@ test_dataloader = val_dataloader
 # defined for any scheme. Points missing from an annotation (visibility 0)
 # are left out of it. For the inter-ocular NME of the literature, use the
 # two points custom2coco.py --norm-points printed:
-#   val_evaluator = dict(type='NME', norm_mode='keypoint_distance',
+#   val_evaluator = dict(type='FaceLandmarkMetric',
+#                        norm_mode='keypoint_distance',
 #                        keypoint_indices=[i, j])
-val_evaluator = dict(type='NME', norm_mode='use_norm_item',
+val_evaluator = dict(type='FaceLandmarkMetric', norm_mode='use_norm_item',
                      norm_item='bbox_size')
 test_evaluator = val_evaluator
 

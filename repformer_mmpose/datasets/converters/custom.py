@@ -327,7 +327,7 @@ def metainfo_source(scheme: PointScheme, origin: str) -> str:
         lines.append(
             f'# NME normalisation: points {a} and {b} '
             f'({scheme.names[a]}, {scheme.names[b]}), i.e. '
-            "dict(type='NME', norm_mode='keypoint_distance', "
+            "dict(type='FaceLandmarkMetric', norm_mode='keypoint_distance', "
             f'keypoint_indices=[{a}, {b}]).')
     lines += [
         'dataset_info = dict(',
@@ -849,7 +849,7 @@ def _summary(scheme: PointScheme, outputs: Sequence[SplitOutput], root: str,
            f", data_prefix = dict(img='{prefix}/')"))
     if scheme.norm_points is not None:
         a, b = scheme.norm_points
-        log("inter-point NME: val_evaluator = dict(type='NME', "
+        log("inter-point NME: val_evaluator = dict(type='FaceLandmarkMetric', "
             f"norm_mode='keypoint_distance', keypoint_indices=[{a}, {b}])")
 
 
