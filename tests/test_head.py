@@ -122,6 +122,13 @@ def test_loss_is_weighted_l1_on_every_stage():
     assert 0 <= float(losses['acc_pose']) <= 1
 
 
+def test_loss_names_a_keypoint_count_mismatch():
+    head = make_head(num_keypoints=NUM_KPTS + 1)
+    with pytest.raises(ValueError, match=f'num_keypoints={NUM_KPTS + 1}.*'
+                       f'carry {NUM_KPTS} keypoints'):
+        head.loss(make_memories(), make_samples())
+
+
 def test_baseline_supervises_stages_one_to_k():
     head = make_head(use_dlr=False, use_pyramid=False)
     assert head.initial_predictor is None

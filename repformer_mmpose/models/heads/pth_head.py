@@ -292,6 +292,12 @@ class PTHHead(BaseHead):
         labels = torch.cat([
             d.gt_instance_labels.keypoint_labels for d in batch_data_samples
         ])
+        if labels.shape[1] != self.num_keypoints:
+            # else L1 broadcasting fails far from the cause, or not at all
+            raise ValueError(
+                f'PTHHead has num_keypoints={self.num_keypoints}, but the '
+                f'data samples carry {labels.shape[1]} keypoints: set '
+                'model.head.num_keypoints to the data set\'s point count')
         weights = torch.cat([
             d.gt_instance_labels.keypoint_weights for d in batch_data_samples
         ]).unsqueeze(-1)
