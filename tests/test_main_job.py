@@ -115,3 +115,8 @@ def test_nme_by_source_groups_by_file_prefix():
     assert table['helen'] == (2, pytest.approx(0.2))
     assert table['lfpw'] == (1, pytest.approx(0.05))
     assert table['all'] == (3, pytest.approx(0.15))
+    # an invisible point is left out
+    hidden = sample('lfpw_2.jpg', 0.)
+    hidden['gt_instances']['keypoints_visible'] = np.array([[1., 0.]])
+    hidden['pred_instances']['keypoints'] = gt + [[0., 0.], [50., 0.]]
+    assert module.nme_by_source([hidden], (0, 1))['lfpw'] == (1, 0.)

@@ -17,11 +17,15 @@ from collections import defaultdict
 import numpy as np
 
 
-def per_face_nme(pred: np.ndarray, gt: np.ndarray,
-                 eyes: tuple[int, int]) -> float:
-    """Mean point error over the distance of the two ``eyes`` points."""
+def per_face_nme(pred: np.ndarray, gt: np.ndarray, eyes: tuple[int, int],
+                 visible: np.ndarray | None = None) -> float:
+    """Mean error over the visible points, over the distance of the two
+    ``eyes`` points."""
     ocular = np.linalg.norm(gt[eyes[0]] - gt[eyes[1]])
-    return float(np.linalg.norm(pred - gt, axis=-1).mean() / ocular)
+    errors = np.linalg.norm(pred - gt, axis=-1)
+    if visible is not None:
+        errors = errors[np.asarray(visible) > 0]
+    return float(errors.mean() / ocular)
 
 
 def nme_by_source(samples: list[dict], eyes: tuple[int, int]
@@ -30,9 +34,11 @@ def nme_by_source(samples: list[dict], eyes: tuple[int, int]
     errors: dict[str, list[float]] = defaultdict(list)
     for sample in samples:
         source = osp.basename(sample['img_path']).split('_')[0]
+        visible = sample['gt_instances'].get('keypoints_visible')
         nme = per_face_nme(
             np.asarray(sample['pred_instances']['keypoints'])[0],
-            np.asarray(sample['gt_instances']['keypoints'])[0], eyes)
+            np.asarray(sample['gt_instances']['keypoints'])[0], eyes,
+            None if visible is None else np.asarray(visible)[0])
         errors[source].append(nme)
         errors['all'].append(nme)
     return {k: (len(v), float(np.mean(v))) for k, v in errors.items()}
