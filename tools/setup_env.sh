@@ -31,7 +31,8 @@ if [[ ! -x "$VENV/bin/python" ]]; then
   log "creating $VENV with $($PYTHON --version)"
   "$PYTHON" -m venv "$VENV"
 fi
-PIP=("$VENV/bin/python" -m pip install --disable-pip-version-check -q)
+PIP=("$VENV/bin/python" -m pip install --disable-pip-version-check -q
+     -c requirements/constraints.txt)
 
 # 1. PyTorch: on the reference machines these come from the local wheel
 #    store (a CUDA build that also runs on CPU).
@@ -40,10 +41,10 @@ log "torch / torchvision"
 
 # 2. Runtime needs (numpy<2 for xtcocotools, setuptools<81 for mmengine).
 log "runtime requirements"
-"${PIP[@]}" -r requirements/runtime.txt
-if [[ $WITH_TESTS == 1 ]]; then
-  "${PIP[@]}" -r requirements/tests.txt
-fi
+# One resolver call for both files, so test tools cannot upgrade numpy.
+REQS=(-r requirements/runtime.txt)
+[[ $WITH_TESTS == 1 ]] && REQS+=(-r requirements/tests.txt)
+"${PIP[@]}" "${REQS[@]}"
 
 # 3. mmcv: keep a full mmcv (compiled ops) if there is one, else mmcv-lite.
 if "$VENV/bin/python" -c 'import mmcv._ext' 2>/dev/null; then
