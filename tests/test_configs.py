@@ -303,9 +303,9 @@ def test_cpu_configs_train_from_scratch_at_128(path):
 
 def test_baseline_is_mmpose_regression_with_the_same_recipe():
     baseline = load_config(REPO_ROOT / 'configs' / 'baselines' /
-                           'td-reg_res18_1xb16-30e_300w-subset-128x128.py')
+                           'td-reg_res18_1xb16-15e_300w-subset-128x128.py')
     ours = load_config(CONFIG_ROOT / '300w' /
-                       'repformer_res18-d128_1xb16-30e_300w-subset-128x128.py')
+                       'repformer_res18-d128_1xb16-15e_300w-subset-128x128.py')
     assert baseline.model.head.type == 'RegressionHead'
     assert baseline.model.backbone.depth == ours.model.backbone.depth == 18
     for key in ('optim_wrapper', 'param_scheduler', 'train_cfg'):
