@@ -439,6 +439,24 @@ def test_unknown_type_names_config_file_and_key(tmp_path, load_tool, key,
         f'{config}: {key} = {value!r} is not in the {registry} registry')
 
 
+def test_unknown_type_in_test_config_names_file_and_key(tmp_path, load_tool):
+    config = tmp_path / 'typo_test.py'
+    config.write_text(
+        f"_base_ = ['{REPO}/configs/repformer/synthface/"
+        "repformer_res18-d128_1xb16-6e_synthface-128x128.py']\n"
+        "model = dict(head=dict(type='PTHHeed'))\n"
+        "visualizer = dict(name='vis_typo_test_head')\n")
+    checkpoint = tmp_path / 'empty.pth'
+    checkpoint.write_bytes(b'')  # never read: the build fails first
+    test = load_tool('test')
+    with pytest.raises(UnknownTypeError) as info:
+        test.main([str(config), str(checkpoint),
+                   '--work-dir', str(tmp_path / 'work')])
+    error = info.value
+    assert (error.config_file, error.type_name, error.keys) == (
+        str(config), 'PTHHeed', ['model.head.type'])
+
+
 # ----------------------------------------------------------------------
 # any one field of a record replaced by any JSON value
 # ----------------------------------------------------------------------

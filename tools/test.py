@@ -23,6 +23,7 @@ from mmengine.config import Config, DictAction
 from mmengine.runner import Runner
 
 import repformer_mmpose  # noqa: F401  (registers the plugin, mmcv fallback)
+from repformer_mmpose.engine import explain_unknown_types
 from repformer_mmpose.evaluation import report
 from repformer_mmpose.evaluation.eval_config import (dataset_label,
                                                      face_metric_of,
@@ -120,8 +121,10 @@ def main(argv: list[str] | None = None) -> dict:
     cfg = build_config(args)
     if args.report:
         os.makedirs(args.report, exist_ok=True)
-    runner = Runner.from_cfg(cfg)
-    metrics = runner.test()
+    # an unknown `type` gets an error naming this file and the config key
+    with explain_unknown_types(cfg, args.config):
+        runner = Runner.from_cfg(cfg)
+        metrics = runner.test()
     if args.report:
         for path in write_report(args, cfg, runner, metrics).values():
             print(f'report: {path}')
