@@ -120,3 +120,14 @@ def test_nme_by_source_groups_by_file_prefix():
     hidden['gt_instances']['keypoints_visible'] = np.array([[1., 0.]])
     hidden['pred_instances']['keypoints'] = gt + [[0., 0.], [50., 0.]]
     assert module.nme_by_source([hidden], (0, 1))['lfpw'] == (1, 0.)
+
+
+def test_tables_name_the_model_of_the_config():
+    from mmengine.config import Config
+    main_job = load_main_job()
+    ours = Config.fromfile(osp.join(REPO, main_job.DEFAULT_CONFIG))
+    baseline = Config.fromfile(osp.join(
+        REPO, 'configs', 'baselines',
+        'td-reg_res18_1xb16-15e_300w-subset-128x128.py'))
+    assert main_job.model_name(ours) == 'RePFormer'
+    assert main_job.model_name(baseline) == 'RegressionHead'

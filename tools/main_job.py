@@ -110,8 +110,15 @@ def eye_indices(cfg: Config) -> tuple[int, int] | None:
     return INTEROCULAR_INDICES.get(name)
 
 
+def model_name(cfg: Config) -> str:
+    """What the tables call the model: RePFormer, or the head of another
+    config (e.g. MMPose's regression baseline)."""
+    head = cfg.model.get('head', {}).get('type', 'model')
+    return 'RePFormer' if head == 'PTHHead' else head
+
+
 def nme_table(cfg: Config, checkpoint: str, dump_file: str) -> str:
-    """RePFormer against the mean-shape floor on the full test set and
+    """The model against the mean-shape floor on the full test set and
     every subset found beside it; NME of every refinement stage."""
     evaluation, metric, first = evaluate(cfg, checkpoint, dump_file)
     eyes = eye_indices(cfg)
@@ -122,7 +129,8 @@ def nme_table(cfg: Config, checkpoint: str, dump_file: str) -> str:
     fr, auc = (f'FR@{evaluation.threshold:.2f}',
                f'AUC@{evaluation.threshold:.2f}')
     rows = [
-        '| test split | faces | RePFormer NME (%) | mean-shape NME (%) | '
+        f'| test split | faces | {model_name(cfg)} NME (%) | '
+        'mean-shape NME (%) | '
         f'ratio | {fr} (%) | {auc} |',
         '| --- | ---: | ---: | ---: | ---: | ---: | ---: |'
     ]
@@ -196,7 +204,8 @@ def main(argv: list[str] | None = None) -> str:
     table = nme_table(cfg, checkpoint, dump_file)
     png = osp.join(cfg.work_dir, 'predictions.png')
     draw_predictions(dump_file, png, args.num_vis)
-    report = (f'RePFormer NME on {cfg.test_dataloader.dataset.data_root} '
+    data_root = cfg.test_dataloader.dataset.data_root
+    report = (f'{model_name(cfg)} NME on {data_root} '
               f'(checkpoint {checkpoint}):\n\n{table}\n\n'
               f'Predictions drawn: {png}\n')
     with open(osp.join(cfg.work_dir, 'nme_table.md'), 'w') as f:
