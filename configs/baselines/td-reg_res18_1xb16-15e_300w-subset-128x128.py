@@ -4,17 +4,8 @@
 # exactly RePFormer's data, augmentation, schedule and budget
 # (repformer_res18-d128_1xb16-15e_300w-subset-128x128.py).
 _base_ = [
-    '../_base_/schedules/adam-cosine_from-scratch.py',
+    '../_base_/schedules/adam-cosine-15e_from-scratch.py',
     '../_base_/datasets/face_300w-subset.py',
-]
-
-max_epochs = 15
-train_cfg = dict(max_epochs=max_epochs, val_interval=5)
-param_scheduler = [
-    dict(type='LinearLR', begin=0, end=100, start_factor=0.01,
-         by_epoch=False),
-    dict(type='CosineAnnealingLR', begin=0, end=max_epochs,
-         T_max=max_epochs, eta_min=1e-5, by_epoch=True)
 ]
 
 codec = dict(type='RegressionLabel', input_size=(128, 128))
@@ -58,4 +49,4 @@ train_dataloader = dict(dataset=dict(pipeline=train_pipeline))
 
 default_hooks = dict(
     logger=dict(interval=20),
-    checkpoint=dict(interval=max_epochs, save_best=None, max_keep_ckpts=1))
+    checkpoint=dict(interval=15, save_best=None, max_keep_ckpts=1))

@@ -1,24 +1,16 @@
 # RePFormer-R18 trained from scratch on 300W-subset (2 012 real faces) for
-# 15 epochs (about 25 minutes on 2 CPU cores); evaluated on the 554-face
+# 15 epochs (about 30 minutes on one CPU core); evaluated on the 554-face
 # 300W common set.
 # Report its figure as "300W common, trained from scratch on 2 012 faces".
 # Compare with configs/baselines/td-reg_res18_1xb16-15e_300w-subset-128x128.py
 # (MMPose's regression head, same data, augmentation and schedule).
 _base_ = [
     '../../_base_/models/repformer_res18-d128_128x128.py',
-    '../../_base_/schedules/adam-cosine_from-scratch.py',
+    '../../_base_/schedules/adam-cosine-15e_from-scratch.py',
     '../../_base_/datasets/face_300w-subset.py',
 ]
 
-max_epochs = 15
-train_cfg = dict(max_epochs=max_epochs, val_interval=5)
-param_scheduler = [
-    dict(type='LinearLR', begin=0, end=100, start_factor=0.01,
-         by_epoch=False),
-    dict(type='CosineAnnealingLR', begin=0, end=max_epochs,
-         T_max=max_epochs, eta_min=1e-5, by_epoch=True)
-]
 model = dict(head=dict(num_keypoints=68))
 default_hooks = dict(
     logger=dict(interval=20),
-    checkpoint=dict(interval=max_epochs, save_best=None, max_keep_ckpts=1))
+    checkpoint=dict(interval=15, save_best=None, max_keep_ckpts=1))
