@@ -14,6 +14,11 @@ variant         use_pyramid  use_dlr   neck memories
 Table 3: the full model with temperature ``tau`` of Eq. 10 (10, 100, 1000,
 10000 in the paper).
 
+Beyond the paper (issue 17): the full model with the head options that let
+every refinement stage refine (:data:`REFINEMENT_OPTIONS`, see
+``repformer_mmpose/models/heads/refinement_options.py``); names joined with
+``+`` combine them, e.g. ``stopgrad+subcell+sigma0.7``.
+
 This module is the one definition of these variants; the configs in
 ``configs/repformer/300w/ablation/`` are the same overrides written out
 (a test checks that they agree).
@@ -36,6 +41,7 @@ class Variant:
     use_pyramid: bool
     use_dlr: bool
     tau: float | None = None  # None: the config's
+    head_options: tuple[tuple[str, object], ...] = ()  # beyond the paper
 
 
 TABLE2_VARIANTS = (
@@ -45,6 +51,51 @@ TABLE2_VARIANTS = (
     Variant('full', '+ PTH + DLR (RePFormer)', True, True),
 )
 TABLE3_TAUS = (10., 100., 1000., 10000.)
+
+
+# name -> (label, PTHHead options); ``sigma<X>`` (Eq. 10 width of X cells
+# on every level) is parsed, the others are listed.
+REFINEMENT_OPTIONS: dict[str, tuple[str, dict]] = {
+    'subcell': ('sub-cell offset', dict(subcell_offset=True)),
+    'identity': ('identity in query', dict(landmark_identity_in_query=True)),
+    'sharp-pos': ('sharp position encoding',
+                  dict(landmark_pos_encoding='sharp')),
+    'learned-pos': ('learned position encoding',
+                    dict(landmark_pos_encoding='learned')),
+    'stopgrad': ('residual stop-gradient',
+                 dict(residual_stop_gradient=True)),
+}
+
+
+def refinement_option(name: str) -> tuple[str, dict]:
+    """``(label, head options)`` of one refinement option name."""
+    if name in REFINEMENT_OPTIONS:
+        return REFINEMENT_OPTIONS[name]
+    if name.startswith('sigma'):
+        try:
+            sigma = float(name[len('sigma'):])
+        except ValueError:
+            sigma = float('nan')
+        if sigma > 0:
+            return (f'sigma {sigma:g} cells',
+                    dict(aggregation_sigma_cells=sigma))
+    raise KeyError(f'unknown refinement option {name!r}; choose from '
+                   f'{sorted(REFINEMENT_OPTIONS)} or sigma<cells>, joined '
+                   'with +')
+
+
+def refinement_variant(name: str) -> Variant:
+    """The full model with the refinement options of ``name`` (``+``
+    joins several)."""
+    labels, options = [], {}
+    for part in name.split('+'):
+        label, part_options = refinement_option(part)
+        if set(part_options) & set(options):
+            raise ValueError(f'{name!r}: {part!r} sets an option twice')
+        labels.append(label)
+        options.update(part_options)
+    return Variant(name, ' + '.join(labels), True, True,
+                   head_options=tuple(sorted(options.items())))
 
 
 def table2_variant(name: str) -> Variant:
@@ -90,7 +141,18 @@ def apply_variant(cfg: Config, variant: Variant) -> Config:
     head.use_dlr = variant.use_dlr
     if variant.tau is not None:
         head.tau = variant.tau
+    head.update(dict(variant.head_options))
     return cfg
+
+
+def temperature_label(head: Mapping) -> str:
+    """Eq. 10's temperature as a table cell: ``tau`` or the sigma in
+    cells that replaces it."""
+    sigma = head.get('aggregation_sigma_cells')
+    if sigma is not None:
+        return f'sigma {sigma} cells'
+    return f'{head.get("tau", 1000.):g}' if isinstance(
+        head.get('tau', 1000.), (int, float)) else str(head['tau'])
 
 
 SCHEDULE_KEYS = ('epochs', 'iters', 'lr', 'warmup', 'batch')

@@ -43,8 +43,10 @@ from repformer_mmpose.evaluation.ablation import (TABLE2_VARIANTS, Variant,
                                                   apply_schedule,
                                                   apply_variant,
                                                   parse_schedule,
+                                                  refinement_variant,
                                                   table2_variant,
-                                                  tau_variant)
+                                                  tau_variant,
+                                                  temperature_label)
 from repformer_mmpose.evaluation.eval_config import (dataset_label,
                                                      face_metric_cfg,
                                                      face_metric_of,
@@ -77,6 +79,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         '--taus', nargs='*', type=float, default=[],
         help='Table 3: full model with these tau values (the config\'s tau '
         'reuses the "full" row when that runs)')
+    parser.add_argument(
+        '--refinements', nargs='*', default=[], metavar='OPTION[+OPTION]',
+        help='beyond the paper: the full model with these head options '
+        '(subcell, identity, sharp-pos, learned-pos, stopgrad, '
+        'sigma<cells>; + combines them)')
     parser.add_argument('--data-root', help='data root of every loader')
     parser.add_argument(
         '--num-train', type=int, default=3000,
@@ -177,6 +184,7 @@ def plan(args: argparse.Namespace, cfg: Config
         alias = 'full' if (tau == base_tau
                            and 'full' in args.variants) else None
         rows.append((variant, alias))
+    rows += [(refinement_variant(name), None) for name in args.refinements]
     names = [v.name for v, _ in rows]
     if len(set(names)) != len(names):
         raise ValueError(f'a variant is asked for twice: {names}')
@@ -218,7 +226,7 @@ def run_variant(cfg: Config, variant: Variant, schedule: dict, seed: int,
         label=variant.label,
         use_pyramid=variant.use_pyramid,
         use_dlr=variant.use_dlr,
-        tau=float(run_cfg.model.head.tau),
+        tau=temperature_label(run_cfg.model.head),
         first_stage=first_stage(run_cfg),
         metrics={k: float(v) for k, v in metrics.items()},
         faces=evaluation.full.faces,
@@ -269,7 +277,7 @@ def ablation_table(rows: list[dict], results: list[report.ModelResult]
         table.append([
             row['label'], 'yes' if row['use_pyramid'] else 'no',
             'yes' if row['use_dlr'] else 'no',
-            f'{row["tau"]:g}' if row['use_dlr'] else '-',
+            tau_cell(row['tau']) if row['use_dlr'] else '-',
             *nme_row[1:], f'{100 * full.fr:.2f}', f'{full.auc:.4f}',
             *stages_by_model.get(result.model, ['-'] * len(stage_cols)),
             *([f'= {row["alias"]}'] * 2 if row.get('alias') else [
@@ -277,6 +285,11 @@ def ablation_table(rows: list[dict], results: list[report.ModelResult]
             ])
         ])
     return header, table
+
+
+def tau_cell(tau: float | str) -> str:
+    """Older result.json files hold tau as a number."""
+    return f'{tau:g}' if isinstance(tau, (int, float)) else tau
 
 
 def write_outputs(args: argparse.Namespace, cfg: Config, rows: list[dict],

@@ -8,11 +8,13 @@ Paper Sec. 3.2-3.3. Reading order of :meth:`PTHHead.forward`::
         E^{i+1} = g_LM(g_LL(E^i), v_{M-i+1})              # Eq. 6
         L^i = L^{i-1} + f_P^i(E^{i+1})                    # Eq. 7-8
 
-and an L1 loss on every ``L^i``.
+and an L1 loss on every ``L^i``. Options that go beyond the paper (each
+off by default) are in :mod:`.refinement_options`.
 """
 from __future__ import annotations
 
-from typing import Sequence
+import math
+from typing import Sequence, Union
 
 import numpy as np
 import torch
@@ -27,11 +29,15 @@ from mmpose.utils.typing import ConfigType, OptConfigType, OptSampleList
 from ..utils import (SinePositionalEncoding2D, aggregate_queries,
                      aggregate_queries_on_grid, grid_axis_centers,
                      pixel_centers)
+from ..utils.dynamic_aggregation import Temperature
 from .landmark_predictors import (CoordinatePredictor,
                                   InitialLandmarkPredictor, refine)
 from .pth_stage import PTHStage
+from .refinement_options import (LandmarkPositionEncoding, SubCellOffset,
+                                 sigma_cells_to_tau)
 
 QUERY_UPDATES = ('replace', 'add')
+PerStage = Union[float, Sequence[float]]
 
 
 @MODELS.register_module()
@@ -87,6 +93,28 @@ class PTHHead(BaseHead):
       ``L^{i-1}``. Default False: the paper stresses that the aggregation is
       differentiable w.r.t. the coordinates.
 
+    Beyond the paper (off by default; see :mod:`.refinement_options` for
+    the measured reasons, and docs/results.md for what each does):
+
+    - ``tau`` may be one value per stage, and ``aggregation_sigma_cells``
+      (one value or one per stage) replaces it: Eq. 10 then uses, per axis,
+      ``tau = size^2 / (2 sigma^2)`` on that stage's memory, a Gaussian of
+      ``sigma`` cells whatever the level's resolution.
+    - ``subcell_offset``: ``e_j^i += W_o^i (l_j^{i-1} - sum_k s_ijk c_k)
+      * (W, H)`` (Eq. 9 plus the landmark's offset from the centre of its
+      weights, in cells; :class:`SubCellOffset`).
+    - ``landmark_identity_in_query``: ``e_j^i += z_j``, a learned vector per
+      landmark, so landmarks that aggregate the same cells still differ
+      (the paper's Eq. 9 query has no identity in it).
+    - ``landmark_pos_encoding``: ``'sine'`` (default, DETR's), ``'sharp'``
+      or ``'learned'`` encoding of ``L^{i-1}`` in the query positions
+      (:class:`LandmarkPositionEncoding`, shortest period
+      ``landmark_pos_min_period``).
+    - ``residual_stop_gradient``: Eq. 8 becomes ``L^i = sg(L^{i-1}) +
+      U^i``, as DETR-family iterative refinement: the loss of ``L^i``
+      trains stage ``i``'s residual, not the earlier sets through the sum
+      (the aggregation path is ``detach_landmarks``'s, a separate switch).
+
     Speed: every equation has a reference implementation, as written in
     the paper, and a fast one with the same maths and parameters (fused
     attention, Eq. 10 factorised per axis, one matmul per stage for
@@ -102,7 +130,8 @@ class PTHHead(BaseHead):
         ffn_dims (int): Hidden channels of each stage's FFN.
         predictor_dims (int): Hidden channels of the coordinate predictors.
         dropout (float): Dropout in the stages.
-        tau (float): Temperature of Eq. 10.
+        tau (float | Sequence[float]): Temperature of Eq. 10, or one per
+            stage.
         use_pyramid (bool): See above.
         use_dlr (bool): See above.
         query_update (str): ``'replace'`` or ``'add'``.
@@ -111,6 +140,15 @@ class PTHHead(BaseHead):
             (input size / 32 for a ResNet).
         detach_landmarks (bool): See above.
         encode_landmark_positions (bool): See above.
+        aggregation_sigma_cells (float | Sequence[float], optional): See
+            above; replaces ``tau``.
+        subcell_offset (bool): See above.
+        landmark_identity_in_query (bool): See above.
+        landmark_pos_encoding (str): ``'sine'``, ``'sharp'`` or
+            ``'learned'``.
+        landmark_pos_min_period (float): Shortest period of the sharp and
+            learned encodings, a fraction of the image side.
+        residual_stop_gradient (bool): See above.
         loss (dict): Per-stage loss; L1 as in the paper.
         stage_loss_weights (Sequence[float], optional): One weight per
             supervised output (``L^0..L^K`` with DLR, ``L^1..L^K``
@@ -129,7 +167,7 @@ class PTHHead(BaseHead):
                  ffn_dims: int = 1024,
                  predictor_dims: int = 256,
                  dropout: float = 0.1,
-                 tau: float = 1000.,
+                 tau: PerStage = 1000.,
                  use_pyramid: bool = True,
                  use_dlr: bool = True,
                  query_update: str = 'replace',
@@ -137,6 +175,12 @@ class PTHHead(BaseHead):
                  initial_memory_size: tuple[int, int] = (8, 8),
                  detach_landmarks: bool = False,
                  encode_landmark_positions: bool = True,
+                 aggregation_sigma_cells: PerStage | None = None,
+                 subcell_offset: bool = False,
+                 landmark_identity_in_query: bool = False,
+                 landmark_pos_encoding: str = 'sine',
+                 landmark_pos_min_period: float = 1 / 32,
+                 residual_stop_gradient: bool = False,
                  loss: ConfigType = dict(
                      type='L1Loss', use_target_weight=True),
                  stage_loss_weights: Sequence[float] | None = None,
@@ -146,11 +190,14 @@ class PTHHead(BaseHead):
         if query_update not in QUERY_UPDATES:
             raise ValueError(f'query_update must be one of {QUERY_UPDATES}, '
                              f'got {query_update!r}')
-        if tau <= 0:
-            raise ValueError(f'tau must be positive, got {tau}')
         self.num_keypoints = num_keypoints
         self.num_stages = num_stages
-        self.tau = float(tau)
+        self.taus = _per_stage('tau', tau, num_stages)
+        self.tau = tau if isinstance(tau, (int, float)) else self.taus
+        self.aggregation_sigma_cells = None if aggregation_sigma_cells is \
+            None else _per_stage('aggregation_sigma_cells',
+                                 aggregation_sigma_cells, num_stages)
+        self.residual_stop_gradient = residual_stop_gradient
         self.use_pyramid = use_pyramid
         self.use_dlr = use_dlr
         self.query_update = query_update
@@ -168,6 +215,16 @@ class PTHHead(BaseHead):
         self.initial_predictor = InitialLandmarkPredictor(
             embed_dims, num_keypoints, initial_predictor,
             initial_memory_size) if use_dlr else None
+        # beyond the paper; built last, so that the paper's parameters start
+        # from the same random values with or without them
+        self.landmark_position_encoding = LandmarkPositionEncoding(
+            embed_dims, landmark_pos_encoding, landmark_pos_min_period,
+            sine=self.positional_encoding)
+        self.landmark_identity = nn.Embedding(
+            num_keypoints, embed_dims) if landmark_identity_in_query else None
+        self.subcell_offsets = nn.ModuleList(
+            SubCellOffset(embed_dims)
+            for _ in range(num_stages)) if subcell_offset else None
 
         num_outputs = num_stages + int(use_dlr)
         if stage_loss_weights is None:
@@ -209,10 +266,21 @@ class PTHHead(BaseHead):
                 self.positional_encoding(height, width, memory_map.device,
                                          memory_map.dtype))
 
+    def stage_temperature(self, stage: int,
+                          size: Sequence[int]) -> Temperature:
+        """Eq. 10's tau for stage ``stage`` (0-based) on a memory of
+        ``size`` (H, W): the configured one, or ``(tau_x, tau_y)`` from
+        ``aggregation_sigma_cells``."""
+        if self.aggregation_sigma_cells is not None:
+            return sigma_cells_to_tau(self.aggregation_sigma_cells[stage],
+                                      size)
+        return self.taus[stage]
+
     def aggregate(self, memory: Tensor, landmarks: Tensor,
-                  size: tuple[int, int]) -> Tensor:
+                  size: tuple[int, int], tau: Temperature) -> Tensor:
         """Eq. 9-10: the queries ``(B, N, C)`` of ``landmarks`` ``(B, N,
-        2)`` from a flattened ``(B, H * W, C)`` memory of ``size`` (H, W).
+        2)`` from a flattened ``(B, H * W, C)`` memory of ``size`` (H, W)
+        with temperature ``tau``.
 
         Reference path: the equations as written (distances to every pixel
         centre ``c_k``). Fast path: the same weights factorised per axis,
@@ -222,11 +290,10 @@ class PTHHead(BaseHead):
         device, dtype = memory.device, memory.dtype
         if self.fast:
             xs, ys = grid_axis_centers(height, width, device, dtype)
-            return aggregate_queries_on_grid(memory, landmarks, xs, ys,
-                                             self.tau)
+            return aggregate_queries_on_grid(memory, landmarks, xs, ys, tau)
         return aggregate_queries(memory, landmarks,
                                  pixel_centers(height, width, device, dtype),
-                                 self.tau)
+                                 tau)
 
     def forward(self, memories: Sequence[Tensor]) -> list[Tensor]:
         """Landmark sets of every stage.
@@ -241,28 +308,70 @@ class PTHHead(BaseHead):
         """
         if not self.use_dlr:
             return self.forward_learned_queries(memories)
-        landmark_pos = self.landmark_embed.weight
         landmarks = self.initial_predictor(memories[-1])  # L^0
         landmark_sets = [landmarks]
         queries = None
-        for index, (stage, predictor) in enumerate(
-                zip(self.stages, self.coordinate_predictors)):
-            memory_map = self.stage_memory(memories, index)
-            memory, memory_pos = self.flatten_memory(memory_map)
-            anchors = landmarks.detach() if self.detach_landmarks \
-                else landmarks
-            aggregated = self.aggregate(  # Eq. 9-10
-                memory, anchors, memory_map.shape[-2:])
-            queries = aggregated if queries is None or \
-                self.query_update == 'replace' else queries + aggregated
-            query_pos = landmark_pos
-            if self.encode_landmark_positions:
-                query_pos = query_pos + self.positional_encoding.encode(
-                    anchors)
-            queries = stage(queries, query_pos, memory, memory_pos)  # Eq. 6
-            landmarks = refine(landmarks, predictor(queries))  # Eq. 7-8
+        for index in range(self.num_stages):
+            queries, landmarks = self.refinement_stage(
+                index, self.stage_memory(memories, index), landmarks,
+                queries)
             landmark_sets.append(landmarks)
         return landmark_sets
+
+    def refinement_stage(self,
+                         index: int,
+                         memory_map: Tensor,
+                         landmarks: Tensor,
+                         queries: Tensor | None,
+                         residual_base: Tensor | None = None
+                         ) -> tuple[Tensor, Tensor]:
+        """Stage ``index + 1`` with DLR: ``E^i`` from ``L^{i-1}`` (Eq. 9-10),
+        the PTH stage (Eq. 6), ``L^i`` (Eq. 7-8).
+
+        Args:
+            index (int): 0-based stage.
+            memory_map (Tensor): Its memory ``(B, C, H, W)``.
+            landmarks (Tensor): ``L^{i-1}`` ``(B, N, 2)``, where the
+                queries are aggregated.
+            queries (Tensor | None): The previous stage's output queries
+                (``None`` for the first stage).
+            residual_base (Tensor, optional): The ``L^{i-1}`` Eq. 8 adds
+                the residual to; ``landmarks`` by default. The refinement
+                diagnostic passes a separate copy to split the gradient.
+
+        Returns:
+            tuple[Tensor, Tensor]: ``E^{i+1}`` and ``L^i``.
+        """
+        size = memory_map.shape[-2:]
+        memory, memory_pos = self.flatten_memory(memory_map)
+        anchors = landmarks.detach() if self.detach_landmarks else landmarks
+        tau = self.stage_temperature(index, size)
+        aggregated = self.aggregate(memory, anchors, size, tau)  # Eq. 9-10
+        if self.landmark_identity is not None:
+            aggregated = aggregated + self.landmark_identity.weight
+        if self.subcell_offsets is not None:
+            xs, ys = grid_axis_centers(*size, memory.device, memory.dtype)
+            aggregated = aggregated + self.subcell_offsets[index](
+                anchors, xs, ys, tau)
+        queries = aggregated if queries is None or \
+            self.query_update == 'replace' else queries + aggregated
+        queries = self.stages[index](  # Eq. 6
+            queries, self.query_position(anchors), memory, memory_pos)
+        base = landmarks if residual_base is None else residual_base
+        if self.residual_stop_gradient:
+            base = base.detach()
+        return queries, refine(  # Eq. 7-8
+            base, self.coordinate_predictors[index](queries))
+
+    def query_position(self, landmarks: Tensor) -> Tensor:
+        """The positional term of the landmark queries: the learned
+        per-landmark embedding, plus the encoding of ``landmarks`` if
+        ``encode_landmark_positions``."""
+        landmark_pos = self.landmark_embed.weight
+        if self.encode_landmark_positions:
+            landmark_pos = landmark_pos + self.landmark_position_encoding(
+                landmarks)
+        return landmark_pos
 
     def forward_learned_queries(self,
                                 memories: Sequence[Tensor]) -> list[Tensor]:
@@ -366,3 +475,18 @@ def input_to_image_space(keypoints: np.ndarray, metainfo: dict) -> np.ndarray:
     scale = np.asarray(metainfo['input_scale'], dtype=np.float32)
     center = np.asarray(metainfo['input_center'], dtype=np.float32)
     return keypoints / input_size * scale + center - 0.5 * scale
+
+
+def _per_stage(name: str, value: PerStage, num_stages: int) -> list[float]:
+    """One positive, finite value per stage, from one value or a sequence."""
+    values = [value] * num_stages if isinstance(value, (int, float)) \
+        else list(value)
+    if len(values) != num_stages:
+        raise ValueError(f'{name} needs 1 or {num_stages} values (one per '
+                         f'stage), got {len(values)}')
+    for item in values:
+        if not (isinstance(item, (int, float)) and math.isfinite(item)
+                and item > 0):
+            raise ValueError(f'{name} must be positive and finite, got '
+                             f'{value}')
+    return [float(item) for item in values]

@@ -6,12 +6,27 @@ to the landmark's current coordinates, sharpened by the temperature ``tau``.
 """
 from __future__ import annotations
 
+from typing import Union
+
 import torch
 from torch import Tensor
 
+# One temperature, or one per axis ``(tau_x, tau_y)``: the latter is not in
+# the paper; it lets a non-square memory have the same width in cells on
+# both axes (see ``PTHHead``'s ``aggregation_sigma_cells``).
+Temperature = Union[float, tuple[float, float]]
+
+
+def axis_temperatures(tau: Temperature) -> tuple[float, float]:
+    """``(tau_x, tau_y)`` of a scalar or per-axis temperature."""
+    if isinstance(tau, (int, float)):
+        return float(tau), float(tau)
+    tau_x, tau_y = tau
+    return float(tau_x), float(tau_y)
+
 
 def aggregation_weights(landmarks: Tensor, pixel_coords: Tensor,
-                        tau: float) -> Tensor:
+                        tau: Temperature) -> Tensor:
     """Eq. 10: ``s_jk = softmax_k(-tau * ||l_j - c_k||^2)``.
 
     Args:
@@ -19,25 +34,33 @@ def aggregation_weights(landmarks: Tensor, pixel_coords: Tensor,
             ``l^{i-1}``.
         pixel_coords (Tensor): ``(HW, 2)`` normalised memory-pixel centres
             ``c_k``.
-        tau (float): Temperature (> 0; the paper uses 1000).
+        tau (float | tuple[float, float]): Temperature (> 0; the paper
+            uses 1000), or ``(tau_x, tau_y)``: then the exponent is
+            ``-(tau_x dx^2 + tau_y dy^2)``.
 
     Returns:
         Tensor: ``(B, N, HW)`` weights; each row sums to 1.
     """
     offsets = landmarks.unsqueeze(-2) - pixel_coords  # (B, N, HW, 2)
-    squared_distances = offsets.pow(2).sum(-1)
-    return (-tau * squared_distances).softmax(dim=-1)
+    tau_x, tau_y = axis_temperatures(tau)
+    if tau_x == tau_y:
+        logits = -tau_x * offsets.pow(2).sum(-1)
+    else:
+        logits = -(tau_x * offsets[..., 0].pow(2) +
+                   tau_y * offsets[..., 1].pow(2))
+    return logits.softmax(dim=-1)
 
 
 def aggregate_queries(memory: Tensor, landmarks: Tensor,
-                      pixel_coords: Tensor, tau: float) -> Tensor:
+                      pixel_coords: Tensor, tau: Temperature) -> Tensor:
     """Eq. 9: ``e_j = sum_k s_jk * v^k``.
 
     Args:
         memory (Tensor): ``(B, HW, C)`` flattened memory ``v_{M-i+1}``.
         landmarks (Tensor): ``(B, N, 2)`` normalised coordinates.
         pixel_coords (Tensor): ``(HW, 2)`` centres of the memory pixels.
-        tau (float): Temperature.
+        tau (float | tuple[float, float]): Temperature (see
+            :func:`aggregation_weights`).
 
     Returns:
         Tensor: ``(B, N, C)`` landmark queries, differentiable w.r.t. both
@@ -47,8 +70,29 @@ def aggregate_queries(memory: Tensor, landmarks: Tensor,
     return weights @ memory
 
 
+def axis_aggregation_weights(landmarks: Tensor, xs: Tensor, ys: Tensor,
+                             tau: Temperature) -> tuple[Tensor, Tensor]:
+    """The two factors of the Eq. 10 weights on a regular grid:
+    ``softmax_j(-tau_x (l_x - xs)^2)`` ``(B, N, W)`` and
+    ``softmax_i(-tau_y (l_y - ys)^2)`` ``(B, N, H)``."""
+    tau_x, tau_y = axis_temperatures(tau)
+    weights_x = (-tau_x * (landmarks[..., :1] - xs).pow(2)).softmax(dim=-1)
+    weights_y = (-tau_y * (landmarks[..., 1:] - ys).pow(2)).softmax(dim=-1)
+    return weights_x, weights_y
+
+
+def aggregation_centroid(landmarks: Tensor, xs: Tensor, ys: Tensor,
+                         tau: Temperature) -> Tensor:
+    """``sum_k s_jk c_k``: the point the Eq. 10 weights of ``landmarks``
+    ``(B, N, 2)`` centre on, ``(B, N, 2)``. Per axis, since the weights
+    factorise: the expected column centre under the x factor, the expected
+    row centre under the y factor."""
+    weights_x, weights_y = axis_aggregation_weights(landmarks, xs, ys, tau)
+    return torch.stack([weights_x @ xs, weights_y @ ys], dim=-1)
+
+
 def grid_aggregation_weights(landmarks: Tensor, xs: Tensor, ys: Tensor,
-                             tau: float) -> Tensor:
+                             tau: Temperature) -> Tensor:
     """Eq. 10 on a regular grid, factorised per axis (the fast path).
 
     With ``c_k = (xs[j], ys[i])``, ``k = i * W + j``, the squared distance
@@ -69,13 +113,12 @@ def grid_aggregation_weights(landmarks: Tensor, xs: Tensor, ys: Tensor,
         landmarks (Tensor): ``(B, N, 2)`` normalised (x, y).
         xs (Tensor): ``(W,)`` column centres.
         ys (Tensor): ``(H,)`` row centres.
-        tau (float): Temperature.
+        tau (float | tuple[float, float]): Temperature.
 
     Returns:
         Tensor: ``(B, N, H * W)`` weights, row-major; each row sums to 1.
     """
-    weights_x = (-tau * (landmarks[..., :1] - xs).pow(2)).softmax(dim=-1)
-    weights_y = (-tau * (landmarks[..., 1:] - ys).pow(2)).softmax(dim=-1)
+    weights_x, weights_y = axis_aggregation_weights(landmarks, xs, ys, tau)
     weights = (weights_y.unsqueeze(-1) * weights_x.unsqueeze(-2)).flatten(-2)
     # torch.where, not F.threshold: ONNX's TorchScript exporter has
     # aten::threshold only as ReLU
@@ -90,7 +133,7 @@ def _smallest_normal(dtype: torch.dtype) -> float:
 
 
 def aggregate_queries_on_grid(memory: Tensor, landmarks: Tensor, xs: Tensor,
-                              ys: Tensor, tau: float) -> Tensor:
+                              ys: Tensor, tau: Temperature) -> Tensor:
     """Eq. 9-10 for all landmarks of a batch as one matmul (fast path).
 
     Args:
@@ -98,7 +141,7 @@ def aggregate_queries_on_grid(memory: Tensor, landmarks: Tensor, xs: Tensor,
         landmarks (Tensor): ``(B, N, 2)`` normalised coordinates.
         xs (Tensor): ``(W,)`` column centres of the memory pixels.
         ys (Tensor): ``(H,)`` row centres.
-        tau (float): Temperature.
+        tau (float | tuple[float, float]): Temperature.
 
     Returns:
         Tensor: ``(B, N, C)``, equal to :func:`aggregate_queries` with
