@@ -73,3 +73,17 @@ def load_tool():
     """``load_tool('train')``: import ``tools/train.py`` (not a package) as
     a module, to call its ``main(argv)``."""
     return _load_tool
+
+
+@pytest.fixture(autouse=True)
+def _keep_the_default_scope():
+    """A test that creates an mmengine ``DefaultScope`` (a Runner, a
+    scope typo test) leaves the one that was current before it current
+    again, so that no test depends on the order the tests run in."""
+    from mmengine.registry import DefaultScope
+    before = (DefaultScope.get_current_instance()
+              if DefaultScope._instance_dict else None)
+    yield
+    if before is not None and before.instance_name in \
+            DefaultScope._instance_dict:
+        DefaultScope._instance_dict.move_to_end(before.instance_name)

@@ -330,6 +330,8 @@ def _bad_wflw_lines() -> dict[str, tuple[str, str]]:
     nan = list(tokens)
     nan[40] = 'nan'
     missing = tokens[:-1] + ['a/missing.jpg']
+    far = list(tokens)
+    far[6] = '-50000'  # point 3 x, in the 40 x 48 filler image
     return {
         'short': (' '.join(short) + '\n', "field 'keypoints': 195 "
                   'coordinates, expected 196'),
@@ -340,6 +342,14 @@ def _bad_wflw_lines() -> dict[str, tuple[str, str]]:
                 "non-finite value 'nan'"),
         'missing_image': (' '.join(missing) + '\n',
                           "field 'image': image file not found"),
+        # was reported as "195 coordinates, expected 196"
+        'no_image_path': (' '.join(tokens[:-1]) + '\n',
+                          "field 'image': no image path: the line ends with "
+                          "the number '0' (the image path, relative to "
+                          'WFLW_images, must be its last field; 206 fields, '
+                          'expected 207)'),
+        'far_point': (' '.join(far) + '\n',
+                      "field 'keypoints': point 3 at (-50000, "),
     }
 
 
@@ -418,6 +428,34 @@ def test_wflw_unreadable_image(tmp_path: Path) -> None:
     (image_root / 'a' / 'broken.jpg').write_bytes(b'not a jpeg')
     with pytest.raises(ConversionError, match=r"line 2: field 'image': "
                        'image cannot be read'):
+        convert_wflw(ann_dir, image_root, tmp_path / 'out')
+    assert no_json_left(tmp_path / 'out')
+
+
+def test_wflw_far_point_names_the_image_rule(tmp_path: Path) -> None:
+    """The data sets' margin rule, message and all (issue 13, item 5)."""
+    bad_line, _ = _bad_wflw_lines()['far_point']
+    ann_dir, image_root = _wflw_error_release(tmp_path, bad_line)
+    with pytest.raises(ConversionError) as info:
+        convert_wflw(ann_dir, image_root, tmp_path / 'out')
+    y = float(_good_tokens()[7])
+    assert info.value.message == (
+        f'point 3 at (-50000, {y:.6g}) lies outside the 40 x 48 image plus '
+        'a margin of 1 x its size (allowed: x in [-40, 80], y in [-48, '
+        '96])')
+
+
+def test_wflw_truncated_image(tmp_path: Path) -> None:
+    """Half a JPEG decodes grey in OpenCV; the converter refuses it."""
+    tokens = _good_tokens()
+    tokens[-1] = 'a/half.jpg'
+    ann_dir, image_root = _wflw_error_release(tmp_path,
+                                              ' '.join(tokens) + '\n')
+    data = (image_root / 'a' / 'filler.jpg').read_bytes()
+    (image_root / 'a' / 'half.jpg').write_bytes(data[:len(data) // 2])
+    with pytest.raises(ConversionError, match=r"line 2: field 'image': "
+                       r'image .*half\.jpg: truncated: JPEG without its '
+                       r'end-of-image marker \(FF D9\)'):
         convert_wflw(ann_dir, image_root, tmp_path / 'out')
     assert no_json_left(tmp_path / 'out')
 
@@ -650,10 +688,14 @@ def test_cofw_reproduces_mmpose_records(tmp_path: Path,
     anns, images = by_id(test['annotations']), by_id(test['images'])
     for theirs in fix['annotations']:
         ours = anns[theirs['id']]
-        assert_record_matches(ours, theirs, extras={'crop_bbox'})
+        assert_record_matches(ours, theirs,
+                              extras={'crop_bbox', 'keypoints_occluded'})
         assert ours['bbox'] == theirs['bbox']
         x, y, w, h = theirs['bbox']
         assert ours['crop_bbox'] == [x - 1, y - 1, w, h]
+        # COFW's occlusion flags, kept: MMPose's visibility is 2 - flag
+        assert ours['keypoints_occluded'] == [
+            2 - int(v) for v in points_of(theirs)[:, 2]]
     for theirs in fix['images']:
         assert images[theirs['id']] == theirs
         written = cv2.imread(str(image_dir / theirs['file_name']))

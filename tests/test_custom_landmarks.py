@@ -549,3 +549,96 @@ def test_headerless_csv_without_layout_and_a_split(tmp_path):
     for name, faces in split.items():
         for ann_id, image in faces.items():
             assert faces.get((ann_id + 4) % 8) == image, name
+
+
+# ----------------------------------------------------------------------
+# a wrong delimiter, an empty file (issue 13, items 8 and 10)
+# ----------------------------------------------------------------------
+@pytest.mark.parametrize('delimiter, shown', [(';', "';'"), ('\t', "'\\t'"),
+                                              ('|', "'|'")])
+def test_csv_with_another_delimiter_is_named(tmp_path, capsys, delimiter,
+                                             shown):
+    """A ';'-delimited CSV was blamed on layout.yaml ("unknown point 'p36'
+    (points: )"); now the CSV, its line and the delimiter are named."""
+    root = _blank_set(tmp_path, [_face(0)], header=True)
+    csv_path = root / 'faces.csv'
+    csv_path.write_text(csv_path.read_text().replace(',', delimiter))
+    with pytest.raises(ConversionError) as err:
+        _convert(root)
+    assert err.value.source == str(csv_path)
+    assert (err.value.location, err.value.field) == ('line 1', 'delimiter')
+    assert err.value.message == (
+        f'not comma-separated: found the delimiter {shown} 40 time(s) (1 '
+        "column(s) when split at ','); write the CSV with ',' between "
+        'cells: image, x1, y1, ..., xN, yN')
+    status = main(['--root', str(root), '--ann', 'faces.csv', '--layout',
+                   str(root / 'layout.yaml')])
+    assert status == 1
+    (line, ) = capsys.readouterr().err.splitlines()
+    assert line.startswith(f"error: {csv_path}, line 1: field 'delimiter'")
+    assert not (root / 'annotations').exists()
+
+
+def test_semicolon_csv_with_decimal_commas_is_named(tmp_path):
+    """'1,5;2,5' splits at ',' into several cells: still ';' is found."""
+    root = _blank_set(tmp_path, [_face(0)])
+    (root / 'faces.csv').write_text(
+        'im0.png;' + ';'.join(f'{v},5' for v in range(1, 41)) + '\n')
+    with pytest.raises(ConversionError) as err:
+        _convert(root)
+    assert (err.value.location, err.value.field) == ('line 1', 'delimiter')
+    assert "found the delimiter ';' 40 time(s) (41 column(s)" in (
+        err.value.message)
+
+
+def test_single_column_row_is_named(tmp_path):
+    root = _blank_set(tmp_path, [_face(0)])
+    with open(root / 'faces.csv', 'a') as f:
+        f.write('im1.png\n')
+    with pytest.raises(ConversionError) as err:
+        _convert(root)
+    assert (err.value.location, err.value.field) == ('line 2', 'columns')
+    assert err.value.message == (
+        "1 column ('im1.png'): expected an image column and an x, y pair "
+        "per point, separated by ','")
+
+
+def test_header_only_csv_keeps_the_old_output(tmp_path, capsys):
+    """A header-only CSV exited 0 and replaced a good train.json with an
+    empty one; now it is an error and nothing is written."""
+    root = _blank_set(tmp_path, [_face(0), _face(1)], header=True)
+    _convert(root)
+    out = root / 'annotations' / 'faces.json'
+    good = out.read_text()
+    metainfo = (root / 'annotations' / 'metainfo.py').read_text()
+    assert len(json.loads(good)['annotations']) == 2
+    _write_csv(root / 'faces.csv', [], header=True)
+    with pytest.raises(ConversionError) as err:
+        _convert(root)
+    assert str(err.value) == (
+        f"{root / 'faces.csv'}, file: field 'faces': no face in the file "
+        '(only a header or blank lines): refusing to write an empty '
+        f"faces.json to {root / 'annotations'} (--allow-empty writes it)")
+    assert out.read_text() == good
+    status = main(['--root', str(root), '--ann', 'faces.csv', '--layout',
+                   str(root / 'layout.yaml')])
+    assert status == 1
+    assert capsys.readouterr().err == f'error: {err.value}\n'
+    assert out.read_text() == good
+    assert (root / 'annotations' / 'metainfo.py').read_text() == metainfo
+    # asked for: an empty file is written
+    _convert(root, allow_empty=True)
+    assert json.loads(out.read_text())['annotations'] == []
+    assert main(['--root', str(root), '--ann', 'faces.csv', '--layout',
+                 str(root / 'layout.yaml'), '--allow-empty']) == 0
+
+
+def test_all_faces_skipped_is_not_an_empty_output(tmp_path):
+    rows = [_face(0)[:-1], ['im9.png'] + _face(1)[1:]]
+    root = _blank_set(tmp_path, rows)
+    with pytest.raises(ConversionError) as err:
+        _convert(root, skip_bad=True)
+    assert err.value.message.startswith(
+        'all 2 faces are bad (skipped): refusing to write an empty '
+        'faces.json')
+    assert not (root / 'annotations').exists()

@@ -145,7 +145,7 @@ def test_image_demo_unreadable_input_and_wrong_checkpoint(
     broken.write_bytes(b'\x89PNG\r\n\x1a\n truncated')
     with pytest.raises(ValueError, match='cannot read image .*broken.png'):
         demo.main([config, checkpoint, str(broken), '--out-dir',
-                   str(tmp_path)])
+                   str(tmp_path / 'out')])
     with pytest.raises(FileNotFoundError, match='input .*nothing.jpg not'):
         demo.main([config, checkpoint, str(tmp_path / 'nothing.jpg')])
 

@@ -4,7 +4,9 @@ A toy regression model trains through mmengine's Runner on 8 samples
 (batch 2, no shuffle, 2 epochs of 4 iterations); sample 5 has a NaN target,
 so the loss term ``loss_fit`` is NaN at iterations 3 and 7 (the 3rd of each
 epoch) while ``loss_reg`` stays finite. A checkpoint is saved after every
-iteration. ``FiniteLossOptimWrapper`` + ``NonFiniteLossHook``:
+iteration. The configs' standard ``OptimWrapper`` guarded by
+``NonFiniteLossHook(action=...)`` (and the legacy
+``FiniteLossOptimWrapper(action=...)`` + ``NonFiniteLossHook()``):
 
 * ``action='stop'``: the run stops at iteration 3 with an error naming it,
   the epoch and ``loss_fit``; ``iter_3.pth`` is never written and the
@@ -12,21 +14,31 @@ iteration. ``FiniteLossOptimWrapper`` + ``NonFiniteLossHook``:
 * ``action='skip'``: the run ends; iterations 3 and 7 leave weights and
   Adam's state untouched, 6 steps are taken, the count is logged and
   stored in the checkpoints.
+
+Under AMP (``AmpOptimWrapper``, MMPose's ``--amp``) the hook leaves the
+dynamic loss scale in charge.
 """
 from __future__ import annotations
 
 import math
+import warnings
 from pathlib import Path
+
+from types import SimpleNamespace
 
 import pytest
 import torch
 from mmengine.logging import MessageHub
 from mmengine.model import BaseModel
+from mmengine.optim import AmpOptimWrapper, OptimWrapper
+from mmengine.optim.optimizer import amp_optimizer_wrapper
 from mmengine.runner import Runner
 from torch.utils.data import Dataset
 
 from repformer_mmpose.engine import (FiniteLossOptimWrapper,
-                                     NonFiniteLossError,
+                                     NonFiniteLossError, NonFiniteLossHook,
+                                     finite_loss_guard,
+                                     install_finite_loss_guard,
                                      load_checkpoint_file)
 
 NUM_SAMPLES, BATCH, EPOCHS = 8, 2, 2
@@ -64,13 +76,30 @@ class ToyModel(BaseModel):
             loss_reg=1e-3 * self.linear.weight.pow(2).sum())
 
 
+def _guard_config(action: str, hook: bool, legacy: bool) -> dict:
+    """``optim_wrapper`` and ``custom_hooks``: the configs' standard wrapper
+    + ``NonFiniteLossHook(action)``, or the legacy wrapper with ``action``."""
+    optimizer = dict(type='Adam', lr=0.05)
+    if legacy:
+        return dict(
+            optim_wrapper=dict(type='FiniteLossOptimWrapper', action=action,
+                               optimizer=optimizer),
+            custom_hooks=[dict(type='NonFiniteLossHook')] if hook else [])
+    return dict(
+        optim_wrapper=dict(type='OptimWrapper', optimizer=optimizer),
+        custom_hooks=[dict(type='NonFiniteLossHook', action=action)]
+        if hook else [])
+
+
 def _runner(work_dir: Path, action: str, name: str,
-            hook: bool = True, by_epoch: bool = False,
+            hook: bool = True, by_epoch: bool = False, legacy: bool = False,
             **kwargs) -> Runner:
     return Runner(
         model=ToyModel(),
         work_dir=str(work_dir),
-        experiment_name=name,
+        # unique: mmengine's loggers are global by name, and a reused name
+        # would log into an earlier test's folder
+        experiment_name=f'{name}_{work_dir.name}',
         train_dataloader=dict(
             dataset=ToyData(),
             sampler=dict(type='DefaultSampler', shuffle=False),
@@ -78,16 +107,12 @@ def _runner(work_dir: Path, action: str, name: str,
             batch_size=BATCH,
             num_workers=0),
         train_cfg=dict(by_epoch=True, max_epochs=EPOCHS),
-        optim_wrapper=dict(
-            type='FiniteLossOptimWrapper',
-            action=action,
-            optimizer=dict(type='Adam', lr=0.05)),
         default_hooks=dict(
             checkpoint=dict(type='CheckpointHook', by_epoch=by_epoch,
                             interval=1),
             logger=dict(type='LoggerHook', interval=1)),
-        custom_hooks=[dict(type='NonFiniteLossHook')] if hook else [],
         default_scope='mmpose',
+        **_guard_config(action, hook, legacy),
         randomness=dict(seed=0),
         **kwargs)
 
@@ -111,8 +136,14 @@ def _log_text(work_dir: Path) -> str:
     return '\n'.join(p.read_text() for p in work_dir.rglob('*.log'))
 
 
-def test_stop_names_iteration_and_term_and_saves_nothing_after(tmp_path):
-    runner = _runner(tmp_path, 'stop', 'nan_stop')
+LEGACY = pytest.mark.parametrize('legacy', [False, True],
+                                 ids=['OptimWrapper', 'legacy-wrapper'])
+
+
+@LEGACY
+def test_stop_names_iteration_and_term_and_saves_nothing_after(
+        tmp_path, legacy):
+    runner = _runner(tmp_path, 'stop', 'nan_stop', legacy=legacy)
     with pytest.raises(NonFiniteLossError) as info:
         runner.train()
     message = str(info.value)
@@ -131,12 +162,14 @@ def test_stop_names_iteration_and_term_and_saves_nothing_after(tmp_path):
         torch.testing.assert_close(value, state[name], rtol=0, atol=0)
 
 
-def test_skip_leaves_weights_and_adam_untouched(tmp_path):
-    runner = _train(tmp_path, 'skip', 'nan_skip')
+@LEGACY
+def test_skip_leaves_weights_and_adam_untouched(tmp_path, legacy):
+    runner = _train(tmp_path, 'skip', 'nan_skip', legacy=legacy)
     assert runner.iter == EPOCHS * ITERS_PER_EPOCH
     wrapper = runner.optim_wrapper
-    assert isinstance(wrapper, FiniteLossOptimWrapper)
-    assert wrapper.num_skipped == 2
+    assert type(wrapper) is (FiniteLossOptimWrapper
+                             if legacy else OptimWrapper)
+    assert finite_loss_guard(wrapper).num_skipped == 2
 
     states = {
         i: _model_state(tmp_path / f'iter_{i}.pth')
@@ -178,7 +211,7 @@ def test_skip_count_survives_resume(tmp_path):
     runner = _train(tmp_path, 'skip', 'nan_skip_b', by_epoch=True,
                     resume=True)
     assert runner.iter == EPOCHS * ITERS_PER_EPOCH
-    assert runner.optim_wrapper.num_skipped == 2
+    assert finite_loss_guard(runner.optim_wrapper).num_skipped == 2
     assert load_checkpoint_file(
         str(tmp_path / 'epoch_2.pth'))['meta']['nonfinite_skips'] == 2
 
@@ -187,45 +220,99 @@ def test_wrapper_alone_stops_with_the_iteration(tmp_path):
     with pytest.raises(NonFiniteLossError,
                        match=r'non-finite loss \(nan\) at iteration 3 '
                        r'\(epoch 1\)'):
-        _train(tmp_path, 'stop', 'nan_no_hook', hook=False)
+        _train(tmp_path, 'stop', 'nan_no_hook', hook=False, legacy=True)
     assert sorted(p.name for p in tmp_path.glob('iter_*.pth')) == [
         'iter_1.pth', 'iter_2.pth'
     ]
 
 
-def test_hook_without_the_wrapper_is_a_config_error(tmp_path):
-    runner = _runner(tmp_path, 'stop', 'nan_plain_wrapper')
-    runner.optim_wrapper = dict(optimizer=dict(type='Adam', lr=0.05))
-    with pytest.raises(TypeError, match='FiniteLossOptimWrapper'):
-        runner.train()
+class _OwnUpdateWrapper(OptimWrapper):
+
+    def update_params(self, loss, step_kwargs=None, zero_kwargs=None):
+        super().update_params(loss, step_kwargs, zero_kwargs)
 
 
-def _wrapper(param: torch.nn.Parameter, **kwargs) -> FiniteLossOptimWrapper:
-    return FiniteLossOptimWrapper(torch.optim.SGD([param], lr=0.1),
-                                  **kwargs)
+def _sgd(param: torch.nn.Parameter) -> torch.optim.SGD:
+    return torch.optim.SGD([param], lr=0.1)
 
 
-def test_finite_loss_with_infinite_gradient_is_withheld():
+def test_hook_guards_only_the_wrapper_the_runner_built():
+    param = torch.nn.Parameter(torch.ones(1))
+    wrapper, other = OptimWrapper(_sgd(param)), OptimWrapper(_sgd(param))
+    NonFiniteLossHook(action='skip').before_train(
+        SimpleNamespace(optim_wrapper=wrapper, iter=0))
+    guard = finite_loss_guard(wrapper)
+    assert guard.action == 'skip' and guard.report_via_hook
+    assert finite_loss_guard(other) is None  # the class is untouched
+    assert type(wrapper).update_params is OptimWrapper.update_params
+    # installing again keeps the one guard
+    assert install_finite_loss_guard(wrapper, 'skip') is guard
+
+
+def test_wrapper_with_its_own_update_params_is_refused():
+    wrapper = _OwnUpdateWrapper(_sgd(torch.nn.Parameter(torch.ones(1))))
+    with pytest.raises(TypeError, match='_OwnUpdateWrapper.*own '
+                       'update_params'):
+        NonFiniteLossHook().before_train(
+            SimpleNamespace(optim_wrapper=wrapper, iter=0))
+
+
+def test_amp_wrapper_is_left_to_its_loss_scale(monkeypatch):
+    # mmengine builds AmpOptimWrapper only where CUDA is; on CPU torch's
+    # GradScaler then disables itself (what matters here is the type)
+    monkeypatch.setattr(amp_optimizer_wrapper, 'is_cuda_available',
+                        lambda: True)
+    param = torch.nn.Parameter(torch.ones(1))
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore')  # GradScaler: no CUDA
+        wrapper = AmpOptimWrapper(optimizer=_sgd(param),
+                                  loss_scale='dynamic')
+    hook = NonFiniteLossHook(action='stop')
+    runner = SimpleNamespace(optim_wrapper=wrapper, iter=0)
+    hook.before_train(runner)
+    assert finite_loss_guard(wrapper) is None
+    assert 'update_params' not in vars(wrapper)
+    checkpoint = {}
+    hook.before_save_checkpoint(runner, checkpoint)
+    assert checkpoint == {}  # no skip count: the hook guards nothing
+    hook.after_train_iter(runner, 0, outputs=dict(loss=float('nan')))
+
+
+def _guarded(param: torch.nn.Parameter, legacy: bool, **kwargs):
+    """(wrapper, guard): the legacy wrapper, or a standard wrapper with
+    the guard installed."""
+    if legacy:
+        wrapper = FiniteLossOptimWrapper(_sgd(param), **kwargs)
+        return wrapper, finite_loss_guard(wrapper)
+    wrapper = OptimWrapper(
+        _sgd(param), accumulative_counts=kwargs.pop(
+            'accumulative_counts', 1))
+    return wrapper, install_finite_loss_guard(wrapper, **kwargs)
+
+
+@LEGACY
+def test_finite_loss_with_infinite_gradient_is_withheld(legacy):
     MessageHub.get_current_instance().update_info('iter', 41)
     param = torch.nn.Parameter(torch.zeros(1))
-    wrapper = _wrapper(param, action='skip')
+    wrapper, guard = _guarded(param, legacy, action='skip')
     # sqrt(0) = 0 is finite, its derivative is inf
     wrapper.update_params(torch.sqrt(param).sum())
     assert param.item() == 0 and param.grad is None
-    assert wrapper.num_skipped == 1
-    assert wrapper.last_fault.kind == 'gradient'
-    assert wrapper.last_fault.iteration == 42
-    assert wrapper.last_fault.loss == 0.0
+    assert guard.num_skipped == 1
+    assert guard.last_fault.kind == 'gradient'
+    assert guard.last_fault.iteration == 42
+    assert guard.last_fault.loss == 0.0
     # a finite step goes through: d(3p)/dp = 3, p -= 0.1 * 3
     wrapper.update_params((3 * param).sum())
     assert param.item() == pytest.approx(-0.3)
-    assert wrapper.num_skipped == 1
+    assert guard.num_skipped == 1
 
 
-def test_inf_loss_stops_before_backward():
+@LEGACY
+def test_inf_loss_stops_before_backward(legacy):
     MessageHub.get_current_instance().update_info('iter', 0)
     param = torch.nn.Parameter(torch.ones(1))
-    wrapper = _wrapper(param)
+    wrapper, _ = _guarded(param, legacy)
     loss = (param * float('inf')).sum()
     with pytest.raises(NonFiniteLossError, match=r'\(inf\) at iteration 1'):
         wrapper.update_params(loss)
@@ -233,14 +320,16 @@ def test_inf_loss_stops_before_backward():
     assert param.item() == 1.0
 
 
-def test_gradient_accumulation_keeps_its_window():
+@LEGACY
+def test_gradient_accumulation_keeps_its_window(legacy):
     param = torch.nn.Parameter(torch.zeros(1))
-    wrapper = _wrapper(param, action='skip', accumulative_counts=2)
+    wrapper, guard = _guarded(param, legacy, action='skip',
+                              accumulative_counts=2)
     wrapper.initialize_count_status(torch.nn.Linear(1, 1), 0, 4)
     wrapper.update_params((2 * param).sum())  # window 1, micro-step 1
     wrapper.update_params(param.sum() * float('nan'))  # micro-step 2: NaN
     # the window's gradient was dropped with the NaN step: no update
-    assert param.item() == 0.0 and wrapper.num_skipped == 1
+    assert param.item() == 0.0 and guard.num_skipped == 1
     wrapper.update_params((2 * param).sum())  # window 2
     wrapper.update_params((2 * param).sum())
     # SGD on the window's mean gradient 2: p = -0.1 * 2
@@ -248,6 +337,10 @@ def test_gradient_accumulation_keeps_its_window():
     assert math.isfinite(param.item())
 
 
-def test_unknown_action_is_refused():
+@LEGACY
+def test_unknown_action_is_refused(legacy):
     with pytest.raises(ValueError, match="'stop', 'skip'"):
-        _wrapper(torch.nn.Parameter(torch.zeros(1)), action='ignore')
+        _guarded(torch.nn.Parameter(torch.zeros(1)), legacy,
+                 action='ignore')
+    with pytest.raises(ValueError, match="'stop', 'skip'"):
+        NonFiniteLossHook(action='ignore')

@@ -342,7 +342,9 @@ def test_crop_bbox_is_the_crop_box(face300w):
     for ann in data['annotations']:
         ann['crop_bbox'] = [10.0, 20.0, 300.0, 200.0]
     _write(root, data)
-    dataset = _build(RePFormer300WDataset, root, bbox_field='crop_bbox')
+    # an arbitrary box, not around the faces: the range check is off
+    dataset = _build(RePFormer300WDataset, root, bbox_field='crop_bbox',
+                     max_keypoint_margin=None)
     info = dataset.get_data_info(0)
     np.testing.assert_array_equal(info['bbox'], [[10., 20., 310., 220.]])
     assert 'bbox_center' not in info and 'bbox_scale' not in info
@@ -435,8 +437,11 @@ def test_unknown_type_names_config_file_and_key(tmp_path, load_tool, key,
     assert isinstance(error, KeyError)
     assert (error.config_file, error.type_name, error.registry,
             error.keys) == (str(config), value, registry, [key])
+    # the value came from --cfg-options, not from the file: said so
+    assert error.options == [f'{key}={value}']
     assert str(error).startswith(
-        f'{config}: {key} = {value!r} is not in the {registry} registry')
+        f'--cfg-options {key}={value} (on top of {config}): {key} = '
+        f'{value!r} is not in the {registry} registry')
 
 
 def test_unknown_type_in_test_config_names_file_and_key(tmp_path, load_tool):

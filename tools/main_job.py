@@ -21,18 +21,20 @@ from __future__ import annotations
 import argparse
 import copy
 import os.path as osp
-import pickle
 
 import cv2
 import numpy as np
 from mmengine.config import Config, DictAction
 from mmengine.runner import Runner
 
+from repformer_mmpose.engine import (add_checkpoint_guard,
+                                     exit_on_checkpoint_errors)
 from repformer_mmpose.evaluation import FaceEvaluation, mean_shape_errors
 from repformer_mmpose.evaluation.eval_config import (face_metric_of,
                                                      test_ann_path,
                                                      use_face_metric)
 from repformer_mmpose.evaluation.face_alignment import INTEROCULAR_INDICES
+from repformer_mmpose.evaluation.report import load_dump
 
 DEFAULT_CONFIG = ('configs/repformer/synthface/'
                   'repformer_res18-d128_1xb16-6e_synthface-128x128.py')
@@ -65,6 +67,8 @@ def load_config(args: argparse.Namespace) -> Config:
             cfg[loader].dataset.data_root = args.data_root
     cfg.work_dir = args.work_dir
     cfg.randomness = dict(seed=args.seed)
+    # --checkpoint must exist and fit the model (mmengine only warns)
+    add_checkpoint_guard(cfg)
     return cfg
 
 
@@ -161,8 +165,7 @@ def nme_table(cfg: Config, checkpoint: str, dump_file: str) -> str:
 def draw_predictions(dump_file: str, out_file: str, num: int,
                      tile: int = 256) -> None:
     """A grid of test faces: ground truth green, prediction red."""
-    with open(dump_file, 'rb') as f:
-        samples = pickle.load(f)[:num]
+    samples = load_dump(dump_file)[:num]  # refuses code in the pickle
     tiles = []
     for sample in samples:
         image = cv2.imread(sample['img_path'])
@@ -215,4 +218,5 @@ def main(argv: list[str] | None = None) -> str:
 
 
 if __name__ == '__main__':
-    main()
+    with exit_on_checkpoint_errors(__file__):
+        main()

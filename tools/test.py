@@ -23,7 +23,10 @@ from mmengine.config import Config, DictAction
 from mmengine.runner import Runner
 
 import repformer_mmpose  # noqa: F401  (registers the plugin, mmcv fallback)
-from repformer_mmpose.engine import explain_unknown_types
+from repformer_mmpose.engine import (CheckpointNotFoundError,
+                                     add_checkpoint_guard,
+                                     exit_on_checkpoint_errors,
+                                     explain_unknown_types)
 from repformer_mmpose.evaluation import report
 from repformer_mmpose.evaluation.eval_config import (dataset_label,
                                                      face_metric_of,
@@ -68,12 +71,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def build_config(args: argparse.Namespace) -> Config:
     if '://' not in args.checkpoint and not osp.isfile(args.checkpoint):
-        raise FileNotFoundError(f'checkpoint not found: {args.checkpoint}')
+        raise CheckpointNotFoundError(
+            f'checkpoint not found: {args.checkpoint}')
     cfg = Config.fromfile(args.config)
     if args.cfg_options is not None:
         cfg.merge_from_dict(args.cfg_options)
     cfg.launcher = args.launcher
     cfg.load_from = args.checkpoint
+    # the checkpoint must fit the model (mmengine only warns)
+    add_checkpoint_guard(cfg)
     cfg.work_dir = args.work_dir or cfg.get('work_dir') or osp.join(
         './work_dirs',
         osp.splitext(osp.basename(args.config))[0])
@@ -121,8 +127,8 @@ def main(argv: list[str] | None = None) -> dict:
     cfg = build_config(args)
     if args.report:
         os.makedirs(args.report, exist_ok=True)
-    # an unknown `type` gets an error naming this file and the config key
-    with explain_unknown_types(cfg, args.config):
+    # an unknown `type` names this file (or the --cfg-options) and the key
+    with explain_unknown_types(cfg, args.config, args.cfg_options):
         runner = Runner.from_cfg(cfg)
         metrics = runner.test()
     if args.report:
@@ -132,4 +138,5 @@ def main(argv: list[str] | None = None) -> dict:
 
 
 if __name__ == '__main__':
-    main()
+    with exit_on_checkpoint_errors(__file__):
+        main()

@@ -17,7 +17,9 @@ from mmengine.config import Config, DictAction
 from mmengine.runner import Runner
 
 import repformer_mmpose  # noqa: F401  (registers the plugin, mmcv fallback)
-from repformer_mmpose.engine import explain_unknown_types
+from repformer_mmpose.engine import (add_checkpoint_guard,
+                                     exit_on_checkpoint_errors,
+                                     explain_unknown_types)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -66,20 +68,28 @@ def build_config(args: argparse.Namespace) -> Config:
     elif args.resume is not None:
         cfg.resume, cfg.load_from = True, args.resume
     if args.amp:
-        # AMP's dynamic loss scale skips inf/NaN steps itself; our finite
-        # loss wrapper and its hook are for full precision.
-        cfg.optim_wrapper.type = 'AmpOptimWrapper'
-        cfg.optim_wrapper.pop('action', None)
-        cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
-        cfg.custom_hooks = [
-            hook for hook in cfg.get('custom_hooks', [])
-            if hook.get('type') != 'NonFiniteLossHook'
-        ]
+        use_amp(cfg)
     if cfg.launcher == 'pytorch' and not torch.cuda.is_available():
         use_cpu_process_group(cfg)
     if args.auto_scale_lr:
         cfg.auto_scale_lr.enable = True
+    # a checkpoint to resume/load must exist and fit the model
+    add_checkpoint_guard(cfg)
     return cfg
+
+
+def use_amp(cfg: Config) -> None:
+    """MMPose's ``--amp``: ``AmpOptimWrapper`` with a dynamic loss scale.
+
+    The scale skips inf/NaN steps itself, so ``NonFiniteLossHook`` leaves
+    this wrapper alone. A legacy ``FiniteLossOptimWrapper``'s own options
+    are dropped (``AmpOptimWrapper`` does not take them).
+    """
+    if cfg.optim_wrapper.get('type') == 'FiniteLossOptimWrapper':
+        cfg.optim_wrapper.pop('action', None)
+        cfg.optim_wrapper.pop('check_grads', None)
+    cfg.optim_wrapper.type = 'AmpOptimWrapper'
+    cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
 
 
 def use_cpu_process_group(cfg: Config) -> None:
@@ -101,10 +111,11 @@ def use_cpu_process_group(cfg: Config) -> None:
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     cfg = build_config(args)
-    # an unknown `type` gets an error naming this file and the config key
-    with explain_unknown_types(cfg, args.config):
+    # an unknown `type` names this file (or the --cfg-options) and the key
+    with explain_unknown_types(cfg, args.config, args.cfg_options):
         Runner.from_cfg(cfg).train()
 
 
 if __name__ == '__main__':
-    main()
+    with exit_on_checkpoint_errors(__file__):
+        main()

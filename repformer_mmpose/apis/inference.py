@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import os.path as osp
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -12,42 +11,15 @@ from mmengine.config import Config
 from torch import nn
 
 from mmpose.apis import inference_topdown
+from ..models.consistency import check_pipelines
 from .face_detectors import CascadeFaceDetector, check_boxes
+from .face_landmarks import FaceLandmarks
 from .model import init_face_model
 from .visualization import draw_faces
 
 
 class ImageReadError(ValueError):
     """An input file exists but is not an image OpenCV can decode."""
-
-
-@dataclass
-class FaceLandmarks:
-    """One face: its box and its landmarks, in image pixels.
-
-    Attributes:
-        bbox (np.ndarray): ``(4,)`` ``x1, y1, x2, y2``.
-        bbox_score (float): The detector's confidence (1 for boxes given
-            by the user and for the Haar cascade).
-        keypoints (np.ndarray): ``(K, 2)`` ``x, y`` (MMPose's convention:
-            pixel centres at integer coordinates).
-        keypoint_scores (np.ndarray): ``(K,)``; RePFormer regresses
-            coordinates without a confidence, so all are 1.
-    """
-
-    bbox: np.ndarray
-    bbox_score: float
-    keypoints: np.ndarray
-    keypoint_scores: np.ndarray
-
-    def to_dict(self, decimals: int = 2) -> dict:
-        """JSON-ready ``{"bbox", "bbox_score", "keypoints",
-        "keypoint_scores"}``."""
-        return dict(
-            bbox=np.round(self.bbox, decimals).tolist(),
-            bbox_score=round(float(self.bbox_score), 4),
-            keypoints=np.round(self.keypoints, decimals).tolist(),
-            keypoint_scores=np.round(self.keypoint_scores, 4).tolist())
 
 
 def read_image(image: str | Path | np.ndarray) -> np.ndarray:
@@ -99,7 +71,13 @@ def predict_landmarks(model: nn.Module, image: str | Path | np.ndarray,
 
     Returns:
         list[FaceLandmarks]: One per box, in the boxes' order.
+
+    Raises:
+        ModelConfigError: if the config's test pipeline crops faces to
+            another size than the head's codec maps them back from.
     """
+    if getattr(model, 'cfg', None) is not None:
+        check_pipelines(model.cfg, model, ['test_dataloader'])
     boxes = check_boxes(bboxes, 'bboxes')
     if len(boxes) == 0:
         return []
@@ -112,9 +90,18 @@ def predict_landmarks(model: nn.Module, image: str | Path | np.ndarray,
             keypoints=np.asarray(sample.pred_instances.keypoints[0],
                                  dtype=np.float32),
             keypoint_scores=np.asarray(
-                sample.pred_instances.keypoint_scores[0], dtype=np.float32))
+                sample.pred_instances.keypoint_scores[0], dtype=np.float32),
+            keypoint_scales=_scales(sample.pred_instances))
         for box, sample in zip(boxes, samples)
     ]
+
+
+def _scales(instances) -> np.ndarray | None:
+    """``keypoint_scales`` of the uncertainty branch, if the model has
+    it."""
+    if 'keypoint_scales' not in instances:
+        return None
+    return np.asarray(instances.keypoint_scales[0], dtype=np.float32)
 
 
 def faces_to_json(faces: list[FaceLandmarks], **info) -> dict:

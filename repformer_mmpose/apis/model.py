@@ -6,31 +6,28 @@ parameters at their random initial values: a 68-point checkpoint in a
 98-point config then runs, with a random head. :func:`init_face_model`
 builds the model the same way (``mmpose.apis.init_model``) but compares the
 checkpoint with the model first and refuses any difference, naming the file
-and the parameters.
+and the parameters (:mod:`repformer_mmpose.engine.checkpoint_fit`, which
+the plugin's Runner uses too).
 """
 from __future__ import annotations
 
-import re
-from collections import OrderedDict
 from pathlib import Path
 
-import torch
 from mmengine.config import Config
 from mmengine.runner.checkpoint import CheckpointLoader
 from torch import nn
 
 from mmpose.apis import init_model
+from ..models.consistency import check_model
+from ..engine.checkpoint_fit import (KEYPOINT_PARAMETERS,
+                                     CheckpointMismatchError,
+                                     check_state_dict, checkpoint_state_dict)
+from ..engine.resume_source import CheckpointNotFoundError
 
-# Parameters whose first dimension is the keypoint count (or twice it).
-KEYPOINT_PARAMETERS = {
-    'head.landmark_embed.weight': 1,
-    'head.initial_predictor.fc.weight': 2,
-    'head.initial_predictor.fc.bias': 2,
-}
-
-
-class CheckpointMismatchError(ValueError):
-    """A checkpoint does not fit the model its config builds."""
+__all__ = [
+    'KEYPOINT_PARAMETERS', 'CheckpointMismatchError', 'check_state_dict',
+    'init_face_model', 'load_config', 'read_state_dict'
+]
 
 
 def load_config(config: str | Path | Config,
@@ -66,69 +63,12 @@ def read_state_dict(checkpoint: str | Path) -> tuple[dict, dict]:
     """
     checkpoint = str(checkpoint)
     if '://' not in checkpoint and not Path(checkpoint).is_file():
-        raise FileNotFoundError(f'checkpoint file {checkpoint} not found')
+        raise CheckpointNotFoundError(
+            f'checkpoint file {checkpoint} not found')
     content = CheckpointLoader.load_checkpoint(checkpoint, map_location='cpu')
-    if not isinstance(content, dict):
-        raise CheckpointMismatchError(
-            f'{checkpoint}: expected a dict with a "state_dict", got '
-            f'{type(content).__name__}')
-    state_dict = content.get('state_dict', content)
-    bad = [key for key, value in state_dict.items()
-           if not isinstance(value, torch.Tensor)]
-    if bad:
-        raise CheckpointMismatchError(
-            f'{checkpoint}: state_dict entries {bad[:5]} are not tensors')
-    state_dict = OrderedDict(
-        (re.sub(r'^module\.', '', key), value)
-        for key, value in state_dict.items())
+    state_dict = checkpoint_state_dict(content, checkpoint)
     meta = (content.get('meta') or {}) if 'state_dict' in content else {}
     return state_dict, meta
-
-
-def check_state_dict(model: nn.Module, state_dict: dict,
-                     source: str = 'checkpoint') -> None:
-    """Raise :class:`CheckpointMismatchError` unless ``state_dict`` has
-    exactly ``model``'s parameters and buffers, with the same shapes.
-
-    A keypoint-count difference is reported as such (``head.num_keypoints``
-    in the config vs. the checkpoint's), before the list of parameters.
-    """
-    expected = model.state_dict()
-    problems = []
-    model_points = getattr(getattr(model, 'head', None), 'num_keypoints',
-                           None)
-    for key, factor in KEYPOINT_PARAMETERS.items():
-        if key in state_dict and key in expected and \
-                state_dict[key].shape[0] != expected[key].shape[0]:
-            problems.append(
-                f'the checkpoint has {state_dict[key].shape[0] // factor} '
-                f'keypoints, the config {model_points} '
-                f'(model.head.num_keypoints; {key} is '
-                f'{tuple(state_dict[key].shape)} in the checkpoint, '
-                f'{tuple(expected[key].shape)} in the model)')
-            break
-    mismatched = [
-        f'{key}: {tuple(state_dict[key].shape)} in the checkpoint, '
-        f'{tuple(value.shape)} in the model'
-        for key, value in expected.items()
-        if key in state_dict and state_dict[key].shape != value.shape
-    ]
-    missing = [key for key in expected if key not in state_dict]
-    unexpected = [key for key in state_dict if key not in expected]
-    if mismatched:
-        problems.append(f'{len(mismatched)} shape mismatch(es): ' +
-                        '; '.join(mismatched[:5]))
-    if missing:
-        problems.append(f'{len(missing)} missing parameter(s), e.g. ' +
-                        ', '.join(missing[:5]))
-    if unexpected:
-        problems.append(f'{len(unexpected)} unexpected parameter(s), e.g. '
-                        + ', '.join(unexpected[:5]))
-    if problems:
-        raise CheckpointMismatchError(
-            f'{source} does not fit the model built from the config: ' +
-            '. '.join(problems) + '. Use the config the checkpoint was '
-            'trained with.')
 
 
 def init_face_model(config: str | Path | Config,
@@ -165,11 +105,16 @@ def init_face_model(config: str | Path | Config,
 
     Raises:
         FileNotFoundError: if the config or the checkpoint is missing.
+        ModelConfigError: if the neck's and the head's ``embed_dims``
+            differ, or the input size is not a multiple of 32
+            (:mod:`repformer_mmpose.models.consistency`).
         CheckpointMismatchError: if the checkpoint does not fit.
         ValueError: if the data set's keypoints differ from the head's.
     """
     config = load_config(config, cfg_options)
     model = init_model(config, checkpoint=None, device='cpu')
+    # neck/head channels and the input size agree (one line)
+    check_model(model)
     if checkpoint is not None:
         state_dict, meta = read_state_dict(checkpoint)
         check_state_dict(model, state_dict, f'checkpoint {checkpoint}')

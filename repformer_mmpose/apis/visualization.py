@@ -2,18 +2,17 @@
 from __future__ import annotations
 
 import itertools
-from typing import TYPE_CHECKING
 
+import cv2
 import numpy as np
 from mmengine.structures import InstanceData
 
 from mmpose.structures import PoseDataSample
 from mmpose.visualization import PoseLocalVisualizer
-
-if TYPE_CHECKING:
-    from .inference import FaceLandmarks
+from .face_landmarks import FaceLandmarks
 
 # mmengine keeps visualisers by name, process-wide: one name per call.
+LOW_CONFIDENCE_COLOUR = (160, 160, 160)  # BGR
 _names = itertools.count()
 
 
@@ -22,13 +21,17 @@ def draw_faces(image: np.ndarray,
                dataset_meta: dict | None = None,
                radius: int | None = None,
                line_width: int | None = None,
-               draw_bbox: bool = True) -> np.ndarray:
+               draw_bbox: bool = True,
+               confidence_threshold: float = 0.5) -> np.ndarray:
     """``image`` (BGR) with every face's box and landmarks.
 
     Drawn by :class:`mmpose.visualization.PoseLocalVisualizer` with the
     data set's keypoint colours (``dataset_meta``, e.g.
     ``model.dataset_meta``). Sizes follow the faces: the point radius is
-    about 1/80 of the median box side unless given.
+    about 1/80 of the median box side unless given. Points whose
+    ``keypoint_scores`` are below ``confidence_threshold`` (a model with
+    the uncertainty branch) also get a grey ring, twice their radius: a
+    guess, to be read with care.
 
     Returns:
         np.ndarray: A new BGR image; ``image`` itself is not changed.
@@ -56,4 +59,10 @@ def draw_faces(image: np.ndarray,
     drawn = visualizer.add_datasample(
         'faces', image[..., ::-1].copy(), sample, draw_gt=False,
         draw_bbox=draw_bbox, kpt_thr=0., show=False)
-    return np.ascontiguousarray(drawn[..., ::-1])
+    drawn = np.ascontiguousarray(drawn[..., ::-1])
+    for face in faces:
+        for x, y in face.keypoints[face.keypoint_scores <
+                                   confidence_threshold]:
+            cv2.circle(drawn, (int(round(x)), int(round(y))), 2 * radius,
+                       LOW_CONFIDENCE_COLOUR, max(1, radius // 2))
+    return drawn

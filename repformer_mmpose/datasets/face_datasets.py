@@ -8,16 +8,18 @@ parsing, same output), and ``FaceLandmarkDataset`` is
 ``metainfo=dict(from_file=...)``. One mixin,
 :class:`CheckedFaceDatasetMixin`, adds to each:
 
-* **checks at load time** (:mod:`.validation`): the file exists, is
-  non-empty JSON with ``images`` and ``annotations``, ids are unique, every
-  annotation's ``image_id`` has an image entry; every record has the fields
-  its parser reads, ``num_keypoints`` points (the metainfo's), finite
-  coordinates, a finite non-empty crop box that overlaps the image (when the
-  image entry gives ``width``/``height``), and an existing image file. A
-  fault raises :class:`~.validation.AnnotationError` naming the file, the
-  record (annotation id, image file) and the field. Records that MMPose's
-  own instance filter would drop silently (crowd, no labelled point, empty
-  box) are faults too.
+* **checks at load time** (:mod:`.validation`, :mod:`.record_checks`): the
+  file exists, is non-empty JSON with ``images`` and ``annotations``, ids
+  are unique, every annotation's ``image_id`` has an image entry; every
+  record has the fields its parser reads, ``num_keypoints`` points (the
+  metainfo's), finite coordinates of at most 1e6 in magnitude, a finite
+  non-empty crop box that overlaps the image (when the image entry gives
+  ``width``/``height``), labelled points within ``max_keypoint_margin`` of
+  the image and of the crop box, and an existing image file. A fault raises
+  :class:`~.validation.AnnotationError` naming the file, the record
+  (annotation id, image file) and the field. Records that MMPose's own
+  instance filter would drop silently (crowd, no labelled point, empty box)
+  are faults too.
 * ``skip_invalid=True``: invalid records are skipped instead, and the
   number skipped per reason is logged (with a few named), never silently.
   Faults of the file as a whole are always raised.
@@ -39,8 +41,15 @@ parsing, same output), and ``FaceLandmarkDataset`` is
   shorter side to the input's aspect ratio (PIPNet stretches instead), so
   a non-square box (WFLW's rectangle) gives a slightly larger square crop.
 * ``check_images``: ``'exists'`` (default) checks that each image file is
-  there; ``'decode'`` also decodes it and compares its size with the image
+  there; ``'decode'`` also decodes it in full (a truncated JPEG / PNG is an
+  error, see :mod:`.image_integrity`) and compares its size with the image
   entry (slow: it reads every image); ``'none'`` checks nothing.
+* ``max_keypoint_margin`` (default 1.0, see :mod:`.keypoint_range`): how
+  far a labelled point may lie outside the image (when the image entry
+  gives ``width``/``height``) and outside the crop box, as a fraction of
+  their width (x) and height (y); ``None`` turns this check off (values
+  beyond 1e6 are refused all the same). Scale or unit errors in a file
+  (points x1e6) are caught here instead of training with a loss of 1e5.
 """
 from __future__ import annotations
 
@@ -53,12 +62,14 @@ from mmpose.datasets.datasets.face import (AFLWDataset, COFWDataset,
 from mmpose.registry import DATASETS
 from xtcocotools.coco import COCO
 
+from .keypoint_range import DEFAULT_KEYPOINT_MARGIN, check_margin
+from .record_checks import (check_box_in_image, check_center_scale,
+                            check_fields, check_image_file,
+                            check_keypoint_range, check_keypoints,
+                            xywh_to_xyxy)
 from .validation import (FILE, REJECTED, AnnotationError, InvalidRecordPolicy,
-                         check_box_in_image, check_center_scale,
-                         check_fields, check_file_structure, check_image_file,
-                         check_keypoints, describe_record,
-                         load_annotation_file, rejection_reason,
-                         xywh_to_xyxy)
+                         check_file_structure, describe_record,
+                         load_annotation_file, rejection_reason)
 
 #: MMPose's ``pixel_std``: ``scale`` in the files is a box side / 200.
 PIXEL_STD = 200.
@@ -79,6 +90,9 @@ class CheckedFaceDatasetMixin:
         skip_invalid: Skip invalid records, logging a count per reason,
             instead of raising :class:`~.validation.AnnotationError`.
         check_images: ``'none'``, ``'exists'`` or ``'decode'``.
+        max_keypoint_margin: Allowed distance of a labelled point beyond
+            the image and the crop box, as a fraction of their size, or
+            None for no such check.
         **kwargs: The parent dataset's arguments.
     """
 
@@ -96,6 +110,7 @@ class CheckedFaceDatasetMixin:
                  bbox_padding: float | None = None,
                  skip_invalid: bool = False,
                  check_images: str = 'exists',
+                 max_keypoint_margin: float | None = DEFAULT_KEYPOINT_MARGIN,
                  **kwargs) -> None:
         if check_images not in CHECK_IMAGES:
             raise ValueError(f'{type(self).__name__}: check_images must be '
@@ -106,6 +121,9 @@ class CheckedFaceDatasetMixin:
         if bbox_padding is not None and not bbox_padding > 0:
             raise ValueError(f'{type(self).__name__}: bbox_padding must be '
                              f'positive, got {bbox_padding!r}')
+        self.max_keypoint_margin = check_margin(
+            f'{type(self).__name__}: max_keypoint_margin',
+            max_keypoint_margin)
         self.bbox_field = bbox_field
         self.bbox_padding = bbox_padding
         self.skip_invalid = skip_invalid
@@ -212,8 +230,8 @@ class CheckedFaceDatasetMixin:
         record = describe_record(ann, img)
         check_fields(ann, img, self._required_ann_fields(), self.IMG_FIELDS,
                      ann_file=ann_file)
-        check_keypoints(ann, img, self.metainfo['num_keypoints'],
-                        ann_file=ann_file)
+        keypoints = check_keypoints(ann, img, self.metainfo['num_keypoints'],
+                                    ann_file=ann_file)
         if self.USES_CENTER_SCALE:
             check_center_scale(ann, img, ann_file=ann_file)
         if 'bbox' in self.ANN_FIELDS:
@@ -236,6 +254,9 @@ class CheckedFaceDatasetMixin:
                                record=record, field='bbox')
         check_box_in_image(box, ann, img, ann_file=ann_file,
                            field=box_field)
+        check_keypoint_range(keypoints, box, ann, img, ann_file=ann_file,
+                             box_field=box_field,
+                             margin=self.max_keypoint_margin)
 
         info = super().parse_data_info(raw_data_info)
         if not info:

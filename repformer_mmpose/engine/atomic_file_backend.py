@@ -11,43 +11,28 @@ the previous, complete file; but the truncated one is still there.
 :class:`AtomicLocalBackend` is mmengine's ``LocalBackend`` whose ``put`` and
 ``put_text`` write a temporary file in the same folder, flush it to disk
 and move it into place with ``os.replace`` (atomic on POSIX and Windows):
-the final path holds either the old content or the complete new one.
+the final path holds either the old content or the complete new one
+(:mod:`repformer_mmpose.utils.atomic_write`, shared by every writer of the
+plugin). A process killed mid-write leaves only a hidden temporary file,
+which :class:`repformer_mmpose.engine.CheckpointGuardHook` removes when the
+next run in that work dir starts.
 :func:`register_atomic_local_backend` makes it mmengine's backend for local
 paths (it is called when ``repformer_mmpose`` is imported).
 """
 from __future__ import annotations
 
-import os
-import os.path as osp
-import tempfile
 from pathlib import Path
 
 from mmengine.fileio import io as fileio_io
 from mmengine.fileio import register_backend
 from mmengine.fileio.backends import LocalBackend
 
+from ..utils.atomic_write import write_bytes_atomic, write_text_atomic
 
-def write_bytes_atomic(data: bytes, filepath: str | Path) -> None:
-    """Write ``data`` to ``filepath`` via a temporary file + ``os.replace``.
-
-    Either the complete file appears at ``filepath`` or nothing changes
-    there; the temporary file is removed on failure.
-    """
-    filepath = os.fspath(filepath)
-    folder = osp.dirname(osp.abspath(filepath))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(
-        dir=folder, prefix=f'.{osp.basename(filepath)}.', suffix='.tmp')
-    try:
-        with os.fdopen(fd, 'wb') as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, filepath)
-    except BaseException:
-        if osp.exists(tmp):
-            os.unlink(tmp)
-        raise
+__all__ = [
+    'AtomicLocalBackend', 'register_atomic_local_backend',
+    'write_bytes_atomic'
+]
 
 
 class AtomicLocalBackend(LocalBackend):
@@ -60,7 +45,7 @@ class AtomicLocalBackend(LocalBackend):
                  obj: str,
                  filepath: str | Path,
                  encoding: str = 'utf-8') -> None:
-        write_bytes_atomic(obj.encode(encoding), filepath)
+        write_text_atomic(obj, filepath, encoding)
 
 
 def register_atomic_local_backend() -> None:

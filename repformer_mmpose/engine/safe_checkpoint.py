@@ -25,10 +25,12 @@ import os.path as osp
 import pickle
 import warnings
 
-import numpy as np
 import torch
 from mmengine.logging.history_buffer import HistoryBuffer
 from mmengine.runner.checkpoint import CheckpointLoader
+
+# numpy's part of the allow-list is shared with the dump reader
+from ..utils.safe_pickle import numpy_globals
 
 UNSAFE_ENV = 'REPFORMER_UNSAFE_LOAD'
 _HISTORY_BUFFER_METHODS = ('min', 'max', 'current', 'mean')
@@ -52,28 +54,12 @@ def _history_buffer_getattr(obj, name: str):
         f'HistoryBuffer.{{{",".join(_HISTORY_BUFFER_METHODS)}}} is allowed')
 
 
-def _numpy_globals() -> list:
-    """numpy objects that Runner checkpoints pickle (numpy 1.x and 2.x)."""
-    allowed: list = [np.ndarray, np.dtype]
-    allowed += [type(np.dtype(name)) for name in (
-        'bool', 'int8', 'int16', 'int32', 'int64', 'uint8', 'uint16',
-        'uint32', 'uint64', 'float16', 'float32', 'float64')]
-    for module_name in ('numpy.core.multiarray', 'numpy._core.multiarray'):
-        try:
-            module = __import__(module_name, fromlist=['_reconstruct'])
-        except ImportError:
-            continue
-        for attr in ('_reconstruct', 'scalar'):
-            allowed.append((getattr(module, attr), f'{module_name}.{attr}'))
-    return allowed
-
-
 def safe_globals() -> list:
     """The allow-list passed to ``torch.serialization.safe_globals``."""
     return [
         HistoryBuffer, collections.Counter, collections.OrderedDict, bytes,
         (_history_buffer_getattr, 'builtins.getattr'),
-        (_history_buffer_getattr, '__builtin__.getattr'), *_numpy_globals()
+        (_history_buffer_getattr, '__builtin__.getattr'), *numpy_globals()
     ]
 
 

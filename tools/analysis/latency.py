@@ -43,6 +43,7 @@ import repformer_mmpose  # noqa: F401  (registers the plugin)
 from repformer_mmpose.apis import init_face_model
 from repformer_mmpose.deployment import (LandmarkModel, export_onnx,
                                          onnxruntime_session)
+from repformer_mmpose.engine import exit_on_checkpoint_errors
 
 BACKENDS = ('eager', 'compile', 'onnxruntime')
 
@@ -222,4 +223,5 @@ def main(argv: list[str] | None = None) -> str:
 
 
 if __name__ == '__main__':
-    main()
+    with exit_on_checkpoint_errors(__file__):
+        main()

@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import argparse
 import os.path as osp
-import pickle
 from collections import defaultdict
 
 import numpy as np
+
+from repformer_mmpose.evaluation.report import load_dump
 
 
 def per_face_nme(pred: np.ndarray, gt: np.ndarray, eyes: tuple[int, int],
@@ -49,8 +50,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument('dump', help='DumpResults pickle of a test run')
     parser.add_argument('--eyes', type=int, nargs=2, default=(36, 45))
     args = parser.parse_args(argv)
-    with open(args.dump, 'rb') as f:
-        samples = pickle.load(f)
+    samples = load_dump(args.dump)  # refuses pickles that would run code
     print('| source | faces | NME (%) |\n| --- | ---: | ---: |')
     for source, (faces, nme) in sorted(
             nme_by_source(samples, tuple(args.eyes)).items()):

@@ -8,6 +8,13 @@ and landmarks drawn by MMPose's visualiser) and ``<out-dir>/<name>.json``
 (boxes and keypoints of every face, in image pixels). A photo without a
 face is reported and gets a JSON with an empty ``faces`` list.
 
+Every input gets its own outputs: inputs from several folders keep their
+folder below the inputs' common folder (``a/x.png b/x.png`` ->
+``<out-dir>/a/x.*``, ``<out-dir>/b/x.*``), and inputs of one folder that
+share a stem keep their full name (``y.jpg y.png`` -> ``y.jpg.json``,
+``y.png.json``). An existing output is an error unless ``--overwrite``.
+Errors end the command with one line naming the file and the cause.
+
 Example::
 
     python tools/demo/image_demo.py \\
@@ -29,8 +36,10 @@ from mmengine.config import DictAction
 import repformer_mmpose  # noqa: F401  (registers the plugin)
 from repformer_mmpose.apis import (add_box_source_arguments,
                                    box_source_from_args, draw_faces,
-                                   faces_to_json, init_face_model,
-                                   predict_landmarks, read_image)
+                                   faces_to_json, predict_landmarks,
+                                   read_image)
+from repformer_mmpose.apis.demo_cli import load_demo_model, run_demo
+from repformer_mmpose.apis.demo_outputs import check_outputs, image_outputs
 
 IMAGE_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.bmp', '.tif', '.tiff',
                     '.webp')
@@ -45,12 +54,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help='image files and/or folders of images')
     parser.add_argument('--out-dir', default='demo_out',
                         help='where drawings and JSON files go')
+    parser.add_argument('--overwrite', action='store_true',
+                        help='replace existing outputs (default: refuse)')
     parser.add_argument('--device', default='cpu')
     parser.add_argument('--radius', type=int,
                         help='landmark radius in pixels (default: from the '
                         'face size)')
     parser.add_argument('--no-bbox', action='store_true',
                         help='do not draw the face boxes')
+    parser.add_argument('--kpt-thr', type=float, default=0.5,
+                        help='points with a lower confidence get a grey '
+                        'ring (models with the uncertainty branch)')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
                         help='override config entries, xxx=yyy')
     add_box_source_arguments(parser)
@@ -58,7 +72,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def collect_images(inputs: list[str]) -> list[str]:
-    """Files as given; folders expanded to their images (sorted)."""
+    """Files as given; folders expanded to their images (sorted). A file
+    given twice (also through its folder) is processed once, and said."""
     images = []
     for item in inputs:
         if osp.isdir(item):
@@ -74,37 +89,50 @@ def collect_images(inputs: list[str]) -> list[str]:
             images.append(item)
         else:
             raise FileNotFoundError(f'input {item} not found')
-    return images
+    unique, seen = [], {}
+    for image in images:
+        key = osp.realpath(image)
+        if key in seen:
+            print(f'{image}: given twice (as {seen[key]}); processed once')
+            continue
+        seen[key] = image
+        unique.append(image)
+    return unique
 
 
-def output_paths(image_path: str, out_dir: str) -> tuple[str, str]:
-    """``(drawing, json)`` paths for an input; the drawing keeps the input's
-    extension where OpenCV can write it, else becomes PNG."""
-    name = osp.basename(image_path)
-    stem, ext = osp.splitext(name)
-    if ext.lower() not in IMAGE_EXTENSIONS:
-        ext = '.png'
-    drawing = osp.join(out_dir, stem + ext)
-    if osp.abspath(drawing) == osp.abspath(image_path):
-        raise ValueError(f'--out-dir {out_dir} would overwrite the input '
-                         f'{image_path}: choose another folder')
-    return drawing, osp.join(out_dir, stem + '.json')
+def output_paths(images: list[str], out_dir: str,
+                 overwrite: bool = False) -> list[tuple[str, str]]:
+    """``(drawing, json)`` paths of every input, all distinct (see the
+    module's docstring).
+
+    Raises:
+        ValueError: if an output would be an input.
+        OutputExistsError: if an output exists and not ``overwrite``.
+    """
+    outputs = image_outputs(images, out_dir, IMAGE_EXTENSIONS)
+    check_outputs(
+        [(path, f'the {what} of {image}')
+         for image, paths in zip(images, outputs)
+         for path, what in zip(paths, ('drawing', 'JSON'))],
+        images, overwrite)
+    return outputs
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     images = collect_images(args.inputs)
+    outputs = output_paths(images, args.out_dir, args.overwrite)
     box_source = box_source_from_args(args, args.device)
-    model = init_face_model(args.config, args.checkpoint, args.device,
+    model = load_demo_model(args.config, args.checkpoint, args.device,
                             args.cfg_options)
-    os.makedirs(args.out_dir, exist_ok=True)
-    for image_path in images:
+    for image_path, (drawing_path, json_path) in zip(images, outputs):
         image = read_image(image_path)
         faces = predict_landmarks(model, image,
                                   box_source(image, image_path))
-        drawing_path, json_path = output_paths(image_path, args.out_dir)
+        os.makedirs(osp.dirname(drawing_path) or '.', exist_ok=True)
         drawing = draw_faces(image, faces, model.dataset_meta, args.radius,
-                             draw_bbox=not args.no_bbox)
+                             draw_bbox=not args.no_bbox,
+                             confidence_threshold=args.kpt_thr)
         if not cv2.imwrite(drawing_path, drawing):
             raise OSError(f'could not write {drawing_path}')
         record = faces_to_json(
@@ -130,7 +158,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == '__main__':
-    try:
-        sys.exit(main())
-    except (OSError, ValueError) as error:  # FileNotFoundError is an OSError
-        sys.exit(f'{osp.basename(__file__)}: error: {error}')
+    sys.exit(run_demo(main, None, __file__))

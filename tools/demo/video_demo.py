@@ -5,7 +5,10 @@ default). Writes the video with boxes and landmarks drawn (``--out``; MP4
 ``mp4v`` or AVI ``MJPG`` by extension) and a JSON with, for every frame,
 the boxes and keypoints of its faces (``--out-json``, default: ``--out``
 with ``.json``). ``INPUT`` is a file or a camera index (``0``); ``--show``
-opens a window (``q`` or Esc stops).
+opens a window (``q`` or Esc stops). An existing output (or an output that
+is the input, or ``--out-json`` equal to ``--out``) is an error unless
+``--overwrite``; errors end the command with one line naming the file and
+the cause.
 
 Example::
 
@@ -29,8 +32,9 @@ from mmengine.config import DictAction
 import repformer_mmpose  # noqa: F401  (registers the plugin)
 from repformer_mmpose.apis import (add_box_source_arguments,
                                    box_source_from_args, draw_faces,
-                                   faces_to_json, init_face_model,
-                                   predict_landmarks)
+                                   faces_to_json, predict_landmarks)
+from repformer_mmpose.apis.demo_cli import load_demo_model, run_demo
+from repformer_mmpose.apis.demo_outputs import check_outputs
 
 FOURCC = {'.mp4': 'mp4v', '.avi': 'MJPG'}
 
@@ -45,6 +49,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help='output video (.mp4 or .avi)')
     parser.add_argument('--out-json',
                         help='per-frame results (default: --out as .json)')
+    parser.add_argument('--overwrite', action='store_true',
+                        help='replace existing outputs (default: refuse)')
     parser.add_argument('--max-frames', type=int,
                         help='stop after this many frames')
     parser.add_argument('--fps', type=float,
@@ -57,6 +63,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help='landmark radius in pixels')
     parser.add_argument('--no-bbox', action='store_true',
                         help='do not draw the face boxes')
+    parser.add_argument('--kpt-thr', type=float, default=0.5,
+                        help='points with a lower confidence get a grey '
+                        'ring (models with the uncertainty branch)')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
                         help='override config entries, xxx=yyy')
     add_box_source_arguments(parser)
@@ -83,6 +92,30 @@ def open_capture(source: str) -> tuple[cv2.VideoCapture, str]:
     return capture, what
 
 
+def output_paths(args: argparse.Namespace) -> tuple[str, str]:
+    """``(video, json)`` outputs, checked before anything runs.
+
+    Raises:
+        FileNotFoundError: if the input video does not exist.
+        ValueError: for an extension OpenCV cannot write, ``--out-json``
+            equal to ``--out``, or an output that is the input video.
+        OutputExistsError: if an output exists and not ``--overwrite``.
+    """
+    if not args.input.isdigit() and not osp.isfile(args.input):
+        raise FileNotFoundError(f'video file {args.input} not found')
+    if osp.splitext(args.out)[1].lower() not in FOURCC:
+        raise ValueError(f'--out {args.out}: use .mp4 or .avi')
+    json_path = args.out_json or osp.splitext(args.out)[0] + '.json'
+    if osp.realpath(json_path) == osp.realpath(args.out):
+        raise ValueError(f'--out-json {json_path} is the --out video: give '
+                         'it another name')
+    inputs = [] if args.input.isdigit() else [args.input]
+    check_outputs([(args.out, 'the drawn video'),
+                   (json_path, 'the per-frame JSON')], inputs,
+                  args.overwrite)
+    return args.out, json_path
+
+
 def open_writer(path: str, fps: float, size: tuple[int, int]
                 ) -> cv2.VideoWriter:
     ext = osp.splitext(path)[1].lower()
@@ -98,8 +131,9 @@ def open_writer(path: str, fps: float, size: tuple[int, int]
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    out_path, json_path = output_paths(args)
     box_source = box_source_from_args(args, args.device)
-    model = init_face_model(args.config, args.checkpoint, args.device,
+    model = load_demo_model(args.config, args.checkpoint, args.device,
                             args.cfg_options)
     capture, what = open_capture(args.input)
     ok, frame = capture.read()
@@ -109,14 +143,14 @@ def main(argv: list[str] | None = None) -> int:
                          'unreadable')
     fps = args.fps or capture.get(cv2.CAP_PROP_FPS) or 30.
     height, width = frame.shape[:2]
-    writer = open_writer(args.out, fps, (width, height))
-    json_path = args.out_json or osp.splitext(args.out)[0] + '.json'
+    writer = open_writer(out_path, fps, (width, height))
     records, start = [], time.perf_counter()
     try:
         while ok:
             faces = predict_landmarks(model, frame, box_source(frame))
             drawn = draw_faces(frame, faces, model.dataset_meta, args.radius,
-                               draw_bbox=not args.no_bbox)
+                               draw_bbox=not args.no_bbox,
+                               confidence_threshold=args.kpt_thr)
             writer.write(drawn)
             records.append(faces_to_json(faces, frame=len(records)))
             if args.show:
@@ -133,6 +167,7 @@ def main(argv: list[str] | None = None) -> int:
         writer.release()
         if args.show:
             cv2.destroyAllWindows()
+    os.makedirs(osp.dirname(osp.abspath(json_path)), exist_ok=True)
     with open(json_path, 'w') as f:
         json.dump(
             dict(input=args.input, width=width, height=height, fps=fps,
@@ -152,7 +187,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == '__main__':
-    try:
-        sys.exit(main())
-    except (OSError, ValueError) as error:
-        sys.exit(f'{osp.basename(__file__)}: error: {error}')
+    sys.exit(run_demo(main, None, __file__))

@@ -45,6 +45,7 @@ from .core import (
     ImageSizeCache,
     SplitOutput,
     check_finite,
+    check_points_in_image,
     expanded_landmark_bbox,
     first_face_ids,
     flat_keypoints,
@@ -150,6 +151,7 @@ def make_record(release: dict[str, np.ndarray], index: int, ann_id: int,
     height, width = images.size(file_name, source=source, location=loc)
 
     points = values.reshape(2, NUM_POINTS).T
+    check_points_in_image(points, height, width, source=source, location=loc)
     w, h = x_max - x_min, y_max - y_min
     bbox, area = expanded_landmark_bbox(points)
     return FaceRecord(

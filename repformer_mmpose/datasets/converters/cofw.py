@@ -21,6 +21,10 @@ visibility ``2 - occluded`` (2 visible, 1 occluded); ``bbox`` is the released
 box, ``area`` its ``w * h``; negative coordinates are clamped to 0; no
 ``center``/``scale`` (``COFWDataset`` crops with ``bbox``).
 
+Extra field ``keypoints_occluded``: COFW's occlusion flags (1 = occluded),
+one per point, as SynthFace writes them (MMPose ignores the field; the
+uncertainty metrics of ``FaceLandmarkMetric`` read it).
+
 Extra field ``crop_bbox`` (xywh) -- ``crop_bbox_source``: the released box,
 the box PIPNet crops COFW faces with, moved by -1 into the 0-based frame of
 the keypoints (PIPNet uses 1-based points and box together; the box keeps
@@ -44,6 +48,7 @@ from .core import (
     FaceRecord,
     SplitOutput,
     check_finite,
+    check_points_in_image,
     converter_parser,
     run_cli,
     write_image_atomic,
@@ -154,6 +159,8 @@ def _make_record(mat: Any, ref: Any, phis: np.ndarray, box: np.ndarray,
     points = phis[:2 * NUM_POINTS].reshape(2, NUM_POINTS).T - 1
     points[points < 0] = 0
     visibility = 2 - occluded
+    check_points_in_image(points, image.shape[0], image.shape[1],
+                          source=source, location=loc, field=pts_field)
     bbox = box.copy()
     bbox[bbox < 0] = 0
     keypoints: list[float] = []
@@ -175,7 +182,8 @@ def _make_record(mat: Any, ref: Any, phis: np.ndarray, box: np.ndarray,
         keypoints=keypoints,
         bbox=bbox.tolist(),
         area=float(bbox[2] * bbox[3]),
-        extra={'crop_bbox': [x - 1, y - 1, w, h]})
+        extra={'crop_bbox': [x - 1, y - 1, w, h],
+               'keypoints_occluded': [int(v) for v in occluded]})
 
 
 def convert_cofw(mat_dir: str | os.PathLike,

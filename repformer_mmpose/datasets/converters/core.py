@@ -10,7 +10,10 @@ files that MMPose's ``WFLWDataset``, ``Face300WDataset``, ``COFWDataset`` and
 * :class:`BadRecordPolicy`, which either re-raises such an error or, with
   ``--skip-bad``, reports it, skips the record and counts it;
 * value parsing and image checks (:func:`parse_float`, :func:`check_finite`,
-  :class:`ImageSizeCache`);
+  :class:`ImageSizeCache`, which also refuses truncated JPEG / PNG files)
+  and the data sets' range rule (:func:`check_points_in_image`, with the
+  limits of :mod:`..keypoint_range`: values up to 1e6 in magnitude, points
+  within a margin of the image);
 * the box conventions of MMPose's released face files
   (:func:`hrnet_center_scale`, :func:`expanded_landmark_bbox`) and of the
   paper's crop protocol (:func:`scale_box_about_centre`);
@@ -46,13 +49,17 @@ import math
 import os
 import os.path as osp
 import sys
-import tempfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Callable, TextIO
 
 import cv2
 import numpy as np
+
+from ..image_integrity import truncation_problem
+from ..keypoint_range import (DEFAULT_KEYPOINT_MARGIN, MAX_ABS_COORDINATE,
+                              image_box, point_outside)
+from ...utils.atomic_write import atomic_open, atomic_path
 
 #: The one category of all face-landmark files, as MMPose writes it.
 FACE_CATEGORIES: list[dict[str, Any]] = [{
@@ -66,11 +73,9 @@ FACE_CATEGORIES: list[dict[str, Any]] = [{
 #: MMPose's ``pixel_std``: ``scale`` is a box side divided by this.
 PIXEL_STD = 200.0
 
-#: Largest magnitude accepted for a coordinate or box value: far beyond any
-#: image, and small enough that boxes, areas and scales derived from such
-#: values stay finite floats (1.7e308 and -1.7e308 are finite, but their
-#: difference is not).
-MAX_ABS_VALUE = 1e6
+#: Largest magnitude accepted for a coordinate or box value, the data sets'
+#: limit too (one definition: :mod:`..keypoint_range`).
+MAX_ABS_VALUE = MAX_ABS_COORDINATE
 
 #: Margin of MMPose's ``bbox`` on each side, as a fraction of the landmark
 #: box's width/height (a box 1.2 times the landmark box).
@@ -186,10 +191,12 @@ class ImageSizeCache:
 
     def size(self, rel_path: str, *, source: str | os.PathLike,
              location: str, field: str = 'image') -> tuple[int, int]:
-        """``(height, width)`` of an image, read with ``cv2.imread``.
+        """``(height, width)`` of an image, decoded with OpenCV.
 
         Raises:
-            ConversionError: The image is missing or cannot be decoded.
+            ConversionError: The image is missing, truncated (a JPEG / PNG
+                without its end marker, see :mod:`..image_integrity`) or
+                cannot be decoded.
         """
         if rel_path in self._sizes:
             return self._sizes[rel_path]
@@ -197,13 +204,56 @@ class ImageSizeCache:
         if not osp.isfile(path):
             raise ConversionError(source, location, field,
                                   f'image file not found: {path}')
-        image = cv2.imread(path)
+        with open(path, 'rb') as f:
+            data = f.read()
+        problem = truncation_problem(data)
+        if problem is not None:
+            raise ConversionError(source, location, field,
+                                  f'image {path}: {problem}')
+        image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
         if image is None:
             raise ConversionError(source, location, field,
                                   f'image cannot be read: {path}')
         hw = (int(image.shape[0]), int(image.shape[1]))
         self._sizes[rel_path] = hw
         return hw
+
+
+def check_points_in_image(points: np.ndarray, height: float, width: float,
+                          *, source: str | os.PathLike, location: str,
+                          visible: np.ndarray | None = None,
+                          field: str = 'keypoints',
+                          names: Sequence[str] | None = None,
+                          margin: float = DEFAULT_KEYPOINT_MARGIN,
+                          option: str = '') -> None:
+    """Labelled points must lie within ``margin`` x the image size of the
+    image: the data sets' rule (:mod:`..keypoint_range`), so that what a
+    converter writes, a data set accepts.
+
+    Args:
+        points: ``(K, 2)`` x, y.
+        height, width: The image size.
+        visible: ``(K,)`` True for labelled points (default: all).
+        field: The field an error names.
+        names: Point names: the error then names the point's name as the
+            field instead.
+        margin: Allowed distance beyond the image, as a fraction of its
+            size.
+        option: The command-line option that sets ``margin``, named in the
+            message.
+
+    Raises:
+        ConversionError: A point beyond the margin.
+    """
+    found = point_outside(points, image_box(width, height), margin,
+                          f'the {width:g} x {height:g} image', visible)
+    if found is None:
+        return
+    index, message = found
+    if option:
+        message += f'; {option} sets the margin'
+    raise ConversionError(source, location,
+                          names[index] if names else field, message)
 
 
 def landmark_box(points: np.ndarray) -> tuple[float, float, float, float]:
@@ -382,23 +432,10 @@ def write_json_atomic(obj: Any, path: str | os.PathLike) -> None:
 
     Either the complete file appears at ``path`` or nothing changes there.
     """
-    path = os.fspath(path)
-    folder = osp.dirname(osp.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(
-        dir=folder, prefix=f'.{osp.basename(path)}.', suffix='.tmp')
-    try:
-        with os.fdopen(fd, 'w', encoding='utf-8') as f:
-            # allow_nan=False: never write NaN/Infinity, which standard
-            # JSON readers refuse (the value checks should stop them first)
-            json.dump(obj, f, ensure_ascii=False, allow_nan=False)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if osp.exists(tmp):
-            os.unlink(tmp)
-        raise
+    with atomic_open(path, 'w', encoding='utf-8') as f:
+        # allow_nan=False: never write NaN/Infinity, which standard
+        # JSON readers refuse (the value checks should stop them first)
+        json.dump(obj, f, ensure_ascii=False, allow_nan=False)
 
 
 def write_image_atomic(image: np.ndarray, path: str | os.PathLike) -> None:
@@ -407,20 +444,9 @@ def write_image_atomic(image: np.ndarray, path: str | os.PathLike) -> None:
     Raises:
         OSError: OpenCV could not encode or write the image.
     """
-    path = os.fspath(path)
-    folder = osp.dirname(osp.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    stem, ext = osp.splitext(osp.basename(path))
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f'.{stem}.', suffix=ext)
-    os.close(fd)
-    try:
+    with atomic_path(path, keep_extension=True) as tmp:
         if not cv2.imwrite(tmp, image):
-            raise OSError(f'cv2.imwrite failed for {path}')
-        os.replace(tmp, path)
-    except BaseException:
-        if osp.exists(tmp):
-            os.unlink(tmp)
-        raise
+            raise OSError(f'cv2.imwrite failed for {os.fspath(path)}')
 
 
 @dataclass

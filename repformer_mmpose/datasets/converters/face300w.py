@@ -55,6 +55,7 @@ from .core import (
     FaceRecord,
     ImageSizeCache,
     SplitOutput,
+    check_points_in_image,
     expanded_landmark_bbox,
     flat_keypoints,
     hrnet_center_scale,
@@ -157,6 +158,8 @@ def make_record(pts_path: str, root: str, ann_id: int,
             f'{", ".join(IMAGE_EXTENSIONS)})')
     file_name = osp.relpath(image_path, root).replace(os.sep, '/')
     height, width = images.size(file_name, source=pts_path, location='file')
+    check_points_in_image(points, height, width, source=pts_path,
+                          location='file')
     center, scale = hrnet_center_scale(points)
     bbox, area = expanded_landmark_bbox(points)
     return FaceRecord(

@@ -46,6 +46,7 @@ import numpy as np
 from .core import (
     BadRecordPolicy,
     ConversionError,
+    check_points_in_image,
     FaceRecord,
     ImageSizeCache,
     SplitOutput,
@@ -85,17 +86,34 @@ EXPECTED_COUNTS = {
 }
 
 
+def _is_number(token: str) -> bool:
+    """Whether ``token`` reads as a number (an image path does not)."""
+    try:
+        float(token)
+    except ValueError:
+        return False
+    return True
+
+
 def parse_line(line: str, *, source: str, line_no: int, ann_id: int,
                images: ImageSizeCache) -> FaceRecord:
     """One line of a WFLW list file as a :class:`FaceRecord`.
 
     Raises:
-        ConversionError: Wrong number of coordinates, a non-numeric or
-            non-finite value, a bad flag, a missing/unreadable image.
+        ConversionError: No image path, wrong number of coordinates, a
+            non-numeric or non-finite value, a bad flag, a missing,
+            truncated or unreadable image, a point far outside the image.
     """
     loc = f'line {line_no}'
     tokens = line.split()
     n_tail = 4 + len(ATTRIBUTES) + 1
+    if tokens and _is_number(tokens[-1]):
+        raise ConversionError(
+            source, loc, 'image',
+            f'no image path: the line ends with the number {tokens[-1]!r} '
+            '(the image path, relative to WFLW_images, must be its last '
+            f'field; {len(tokens)} fields, expected '
+            f'{2 * NUM_POINTS + n_tail})')
     if len(tokens) <= n_tail:
         raise ConversionError(
             source, loc, 'line',
@@ -129,6 +147,7 @@ def parse_line(line: str, *, source: str, line_no: int, ann_id: int,
         attributes[name] = int(tok)
     file_name = tokens[-1]
     height, width = images.size(file_name, source=source, location=loc)
+    check_points_in_image(points, height, width, source=source, location=loc)
 
     center, scale = hrnet_center_scale(points)
     bbox, area = expanded_landmark_bbox(points)

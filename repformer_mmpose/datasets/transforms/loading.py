@@ -9,11 +9,16 @@ the annotation. With ``ignore_empty=True`` it returns None and mmengine's
 
 :class:`LoadFaceImage` reads the image the same way (mmengine file backends,
 ``mmcv.imfrombytes``) and raises :class:`ImageLoadError` naming the path,
-the annotation id and the image id, and saying whether the file is missing
-or cannot be decoded. It has no ``ignore_empty``: to drop unreadable images,
-let the dataset check them (``check_images='decode'`` with
-``skip_invalid=True`` in :mod:`repformer_mmpose.datasets.face_datasets`),
-which counts what it skips.
+the annotation id and the image id, and saying whether the file is missing,
+truncated or cannot be decoded. OpenCV decodes a JPEG whose end is lost as
+flat grey without a word; here a JPEG without its end-of-image marker or a
+PNG without its ``IEND`` chunk is an error, unless a full decode with
+Pillow shows the image complete (:mod:`..image_integrity`; the check costs
+two byte comparisons per sound image). It has no ``ignore_empty``: to
+drop unreadable images, let the dataset check them
+(``check_images='decode'`` with ``skip_invalid=True`` in
+:mod:`repformer_mmpose.datasets.face_datasets`), which counts what it
+skips.
 """
 from __future__ import annotations
 
@@ -23,6 +28,8 @@ import mmcv
 from mmengine import fileio
 from mmpose.datasets.transforms import LoadImage
 from mmpose.registry import TRANSFORMS
+
+from ..image_integrity import truncation_problem
 
 
 class ImageLoadError(OSError):
@@ -82,6 +89,9 @@ class LoadFaceImage(LoadImage):
         except OSError as err:
             raise ImageLoadError(path, record,
                                  f'cannot be read: {err}') from err
+        problem = truncation_problem(img_bytes)
+        if problem is not None:
+            raise ImageLoadError(path, record, problem)
         try:
             img = mmcv.imfrombytes(
                 img_bytes, flag=self.color_type,

@@ -1,4 +1,13 @@
 """Training hooks of the plugin."""
+from .checkpoint_guard import CheckpointGuardHook, add_checkpoint_guard
+from .checkpoint_rotation import SafeCheckpointHook
+from .epoch_seed import EpochSeedHook, EpochWorkerInit, seed_everything
+from .model_consistency import ModelConsistencyHook
 from .non_finite_loss import NonFiniteLossHook
 
-__all__ = ['NonFiniteLossHook']
+__all__ = [
+    'CheckpointGuardHook', 'EpochSeedHook', 'EpochWorkerInit',
+    'ModelConsistencyHook',
+    'NonFiniteLossHook', 'SafeCheckpointHook', 'add_checkpoint_guard',
+    'seed_everything'
+]

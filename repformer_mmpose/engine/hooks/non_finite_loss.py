@@ -1,16 +1,23 @@
-"""Report NaN/inf losses caught by :class:`FiniteLossOptimWrapper`.
+"""Guard training against NaN/inf losses, and report them.
 
-The wrapper withholds the optimizer step of a non-finite iteration (it must:
-the step happens inside ``train_step``, before any hook). This hook runs
-right after that iteration, first among all hooks (priority ``HIGHEST``, so
-before ``CheckpointHook`` and ``LoggerHook``), and sees the iteration's
-loss terms:
+A NaN update must be stopped between the loss and the optimizer step, which
+both happen inside ``train_step``, before any hook runs. So before training
+this hook installs :class:`~..optim_wrappers.FiniteLossGuard` on the
+optimizer wrapper the Runner built from the config's standard
+``optim_wrapper=dict(type='OptimWrapper', ...)`` (a legacy
+``FiniteLossOptimWrapper`` has it built in). An ``AmpOptimWrapper`` (e.g.
+MMPose's ``tools/train.py --amp``) is left alone: its dynamic loss scale
+already skips steps whose gradients are inf/NaN and lowers the scale; the
+hook says so once in the log and does nothing else for it.
 
-* ``action='stop'`` (the wrapper's option): it raises
-  :class:`NonFiniteLossError` naming the iteration, the epoch, the
-  iteration within the epoch and the terms that were not finite. No
-  checkpoint is written for that iteration, and the weights in memory are
-  those of the previous one.
+The hook runs right after each iteration, first among all hooks (priority
+``HIGHEST``, so before ``CheckpointHook`` and ``LoggerHook``), and sees the
+iteration's loss terms:
+
+* ``action='stop'`` (default): it raises :class:`NonFiniteLossError`
+  naming the iteration, the epoch, the iteration within the epoch and the
+  terms that were not finite. No checkpoint is written for that
+  iteration, and the weights in memory are those of the previous one.
 * ``action='skip'``: it logs the same facts as a warning with the number
   of steps skipped so far, puts that number in the message hub
   (``train/nonfinite_skips``, so ``LoggerHook`` shows it) and in every
@@ -29,11 +36,15 @@ import logging
 import torch
 from mmengine.hooks import Hook
 from mmengine.logging import print_log
-from mmengine.optim import OptimWrapperDict
+from mmengine.optim import AmpOptimWrapper, OptimWrapperDict
 from mmpose.registry import HOOKS
 
-from ..optim_wrappers.finite_loss_optim_wrapper import (
-    FiniteLossOptimWrapper, NonFiniteLossError, is_finite_number)
+from ..optim_wrappers.finite_loss_guard import (FiniteLossGuard,
+                                                NonFiniteLossError,
+                                                check_action,
+                                                finite_loss_guard,
+                                                install_finite_loss_guard,
+                                                is_finite_number)
 
 META_KEY = 'nonfinite_skips'
 
@@ -48,36 +59,49 @@ def _as_float(value) -> float:
 class NonFiniteLossHook(Hook):
     """Stop at, or log and count, iterations with a NaN/inf loss.
 
-    Needs ``optim_wrapper=dict(type='FiniteLossOptimWrapper', ...)``, whose
-    ``action`` decides between stopping and skipping.
+    Args:
+        action: ``'stop'`` or ``'skip'``. None (default): ``'stop'``, or
+            the ``action`` of a legacy ``FiniteLossOptimWrapper``.
+        check_grads: Also withhold steps whose gradients are not finite
+            though the loss is. None (default): True, or the legacy
+            wrapper's setting.
     """
 
     priority = 'HIGHEST'
 
-    def __init__(self) -> None:
+    def __init__(self,
+                 action: str | None = None,
+                 check_grads: bool | None = None) -> None:
+        self.action = None if action is None else check_action(action)
+        self.check_grads = check_grads
+        self._guards: list[FiniteLossGuard] = []
         self._resumed_skips = 0
 
-    @staticmethod
-    def _wrappers(runner) -> list[FiniteLossOptimWrapper]:
+    def before_train(self, runner) -> None:
         optim_wrapper = runner.optim_wrapper
         wrappers = (list(optim_wrapper.values()) if isinstance(
             optim_wrapper, OptimWrapperDict) else [optim_wrapper])
-        found = [w for w in wrappers if isinstance(w, FiniteLossOptimWrapper)]
-        if len(found) != len(wrappers):
-            raise TypeError(
-                'NonFiniteLossHook needs optim_wrapper=dict(type='
-                '"FiniteLossOptimWrapper", ...): a hook runs after the '
-                'optimizer step, too late to keep a NaN update out of the '
-                f'weights; got {[type(w).__name__ for w in wrappers]}')
-        return found
-
-    def before_train(self, runner) -> None:
-        wrappers = self._wrappers(runner)
+        self._guards = []
         for wrapper in wrappers:
-            wrapper.report_via_hook = True
-            wrapper.last_fault = None
-        if runner.iter > 0:  # resumed (``load_from`` starts at 0)
-            wrappers[0].num_skipped += self._resumed_skips
+            if isinstance(wrapper, AmpOptimWrapper):
+                print_log(
+                    'NonFiniteLossHook: AmpOptimWrapper\'s loss scaler '
+                    'skips steps whose gradients are inf/NaN (and lowers '
+                    'the scale); no finite-loss guard is installed on it',
+                    logger='current',
+                    level=logging.INFO)
+                continue
+            guard = (finite_loss_guard(wrapper)
+                     or install_finite_loss_guard(wrapper))
+            if self.action is not None:
+                guard.action = self.action
+            if self.check_grads is not None:
+                guard.check_grads = self.check_grads
+            guard.report_via_hook = True
+            guard.last_fault = None
+            self._guards.append(guard)
+        if self._guards and runner.iter > 0:  # resumed (not ``load_from``)
+            self._guards[0].num_skipped += self._resumed_skips
         self._resumed_skips = 0
 
     def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
@@ -85,10 +109,11 @@ class NonFiniteLossHook(Hook):
             checkpoint.get('meta', {}).get(META_KEY, 0))
 
     def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
-        checkpoint.setdefault('meta', {})[META_KEY] = self._skips(runner)
+        if self._guards:
+            checkpoint.setdefault('meta', {})[META_KEY] = self._skips()
 
-    def _skips(self, runner) -> int:
-        return sum(w.num_skipped for w in self._wrappers(runner))
+    def _skips(self) -> int:
+        return sum(guard.num_skipped for guard in self._guards)
 
     def after_train_iter(self,
                          runner,
@@ -96,11 +121,11 @@ class NonFiniteLossHook(Hook):
                          data_batch=None,
                          outputs: dict | None = None) -> None:
         faults = []
-        for wrapper in self._wrappers(runner):
-            if wrapper.last_fault is not None:
-                faults.append(wrapper.last_fault)
-                action = wrapper.action
-                wrapper.last_fault = None
+        for guard in self._guards:
+            if guard.last_fault is not None:
+                faults.append(guard.last_fault)
+                action = guard.action
+                guard.last_fault = None
         if not faults:
             return
         fault = faults[0]
@@ -119,15 +144,15 @@ class NonFiniteLossHook(Hook):
             raise NonFiniteLossError(
                 f'{text}. Training stopped before the optimizer step: the '
                 'weights and the checkpoints are those of the previous '
-                'iteration. Set optim_wrapper.action="skip" to skip such '
-                'steps instead.')
-        skips = self._skips(runner)
+                'iteration. Set action="skip" in NonFiniteLossHook '
+                '(custom_hooks) to skip such steps instead.')
+        skips = self._skips()
         runner.message_hub.update_scalar('train/nonfinite_skips', skips)
         print_log(f'{text}; optimizer step skipped ({skips} so far)',
                   logger='current', level=logging.WARNING)
 
     def after_train_epoch(self, runner) -> None:
-        skips = self._skips(runner)
+        skips = self._skips()
         if skips:
             print_log(
                 f'{skips} optimizer step(s) skipped for a non-finite loss '

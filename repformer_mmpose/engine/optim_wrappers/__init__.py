@@ -1,5 +1,11 @@
-"""Optimizer wrappers of the plugin."""
-from .finite_loss_optim_wrapper import (FiniteLossOptimWrapper,
-                                        NonFiniteFault, NonFiniteLossError)
+"""The non-finite loss guard (installed on any ``OptimWrapper`` by
+``NonFiniteLossHook``) and the legacy wrapper with it built in."""
+from .finite_loss_guard import (FiniteLossGuard, NonFiniteFault,
+                                NonFiniteLossError, finite_loss_guard,
+                                install_finite_loss_guard)
+from .finite_loss_optim_wrapper import FiniteLossOptimWrapper
 
-__all__ = ['FiniteLossOptimWrapper', 'NonFiniteFault', 'NonFiniteLossError']
+__all__ = [
+    'FiniteLossGuard', 'FiniteLossOptimWrapper', 'NonFiniteFault',
+    'NonFiniteLossError', 'finite_loss_guard', 'install_finite_loss_guard'
+]

