@@ -41,8 +41,11 @@ PAPER_IDS = [
     path.relative_to(CONFIG_ROOT).with_suffix('').as_posix()
     for path in PAPER_FILES
 ]
+# the 256 px refinement row is the 128 px model at the paper's input size
+INPUT_256_FILES = [p for p in CONFIG_FILES if p.parent.name == 'refinement']
 CPU_FILES = [
-    p for p in CONFIG_FILES if p not in PAPER_FILES and p not in CUSTOM_FILES
+    p for p in CONFIG_FILES if p not in PAPER_FILES
+    and p not in CUSTOM_FILES and p not in INPUT_256_FILES
 ]
 CPU_IDS = [p.stem for p in CPU_FILES]
 ABLATION_FILES = [p for p in CONFIG_FILES if p.parent.name == 'ablation']
@@ -301,24 +304,72 @@ def test_cpu_configs_train_from_scratch_at_128(path):
     assert cfg.optim_wrapper.optimizer.weight_decay == 0
 
 
-def test_baseline_is_mmpose_regression_with_the_same_recipe():
-    baseline = load_config(REPO_ROOT / 'configs' / 'baselines' /
-                           'td-reg_res18_1xb16-15e_300w-subset-128x128.py')
+def test_256_config_is_the_300w_subset_config_at_the_paper_input():
+    """Only the input size (and with it the memory sizes and PIPNet's
+    pixel-valued augmentation) differs from the 128 px 300W-subset run."""
+    (path, ) = INPUT_256_FILES
+    cfg = load_config(path)
+    cpu = load_config(path.parents[1] /
+                      'repformer_res18-d128_1xb16-15e_300w-subset-128x128.py')
+    head = cfg.model.head
+    assert tuple(head.decoder.input_size) == (256, 256)
+    assert tuple(head.initial_memory_size) == (8, 8)
+    for key in ('embed_dims', 'tau', 'num_keypoints', 'use_pyramid',
+                'use_dlr'):
+        assert head[key] == cpu.model.head[key], key
+    assert cfg.model.backbone.init_cfg is None
+    assert cfg.train_cfg == cpu.train_cfg
+    assert cfg.optim_wrapper == cpu.optim_wrapper
+    assert cfg.param_scheduler == cpu.param_scheduler
+    assert (cfg.train_dataloader.dataset.ann_file ==
+            cpu.train_dataloader.dataset.ann_file)
+
+
+# MMPose's own face models, trained like RePFormer's 300W-subset config:
+# file -> (head type, model outputs for one 128x128 face)
+BASELINES = {
+    'td-reg_res18_1xb16-15e_300w-subset-128x128.py':
+    ('RegressionHead', [(1, 68, 2)]),
+    'rtmpose-m_1xb16-15e_300w-subset-128x128.py':
+    ('RTMCCHead', [(1, 68, 256), (1, 68, 256)]),  # SimCC x / y, ratio 2
+    'td-hm_hrnetv2-w18_1xb16-15e_300w-subset-128x128.py':
+    ('HeatmapHead', [(1, 68, 32, 32)]),
+    'td-hm_hrnetv2-w18_dark_1xb16-15e_300w-subset-128x128.py':
+    ('HeatmapHead', [(1, 68, 32, 32)]),
+}
+
+
+@pytest.mark.parametrize('name', sorted(BASELINES))
+def test_baselines_are_mmpose_models_with_the_same_recipe(name):
+    baseline = load_config(REPO_ROOT / 'configs' / 'baselines' / name)
     ours = load_config(CONFIG_ROOT / '300w' /
                        'repformer_res18-d128_1xb16-15e_300w-subset-128x128.py')
-    assert baseline.model.head.type == 'RegressionHead'
-    assert baseline.model.backbone.depth == ours.model.backbone.depth == 18
+    head_type, output_shapes = BASELINES[name]
+    assert baseline.model.head.type == head_type
+    assert baseline.model.backbone.init_cfg is None  # random init, as ours
+    assert baseline.model.test_cfg.flip_test is False
     for key in ('optim_wrapper', 'param_scheduler', 'train_cfg'):
         assert baseline[key] == ours[key], key
+    for key in ('batch_size', 'sampler'):
+        assert baseline.train_dataloader[key] == \
+            ours.train_dataloader[key], key
     for loader in ('train_dataloader', 'test_dataloader'):
+        assert baseline[loader].dataset.ann_file == \
+            ours[loader].dataset.ann_file
         ours_steps = [dict(s) for s in ours[loader].dataset.pipeline]
         base_steps = [dict(s) for s in baseline[loader].dataset.pipeline]
-        for step in ours_steps + base_steps:
+        encoders = [s.pop('encoder') for s in base_steps if 'encoder' in s]
+        for step in ours_steps:
             step.pop('encoder', None)  # the codecs differ, by design
         assert base_steps == ours_steps, loader
+        # the pipeline encodes with the codec the head decodes with
+        assert all(e == baseline.model.head.decoder for e in encoders)
     with DefaultScope.overwrite_default_scope('mmpose'):
-        model = MODELS.build(baseline.model)
-    assert model.head.fc.out_features == 68 * 2
+        model = MODELS.build(baseline.model).eval()
+    with torch.no_grad():
+        outputs = model._forward(torch.zeros(1, 3, 128, 128))
+    outputs = outputs if isinstance(outputs, tuple) else (outputs, )
+    assert [tuple(o.shape) for o in outputs] == output_shapes
 
 
 @pytest.mark.parametrize('path', CONFIG_FILES, ids=CONFIG_IDS)
@@ -503,7 +554,10 @@ def test_model_builds_and_trains_one_step(path):
 
     with DefaultScope.overwrite_default_scope('mmpose'):
         optim_wrapper = build_optim_wrapper(model, cfg.optim_wrapper)
-    assert type(optim_wrapper).__name__ == 'FiniteLossOptimWrapper'
+    # mmengine's standard wrapper (MMPose's --amp requires it), guarded
+    # against NaN/inf losses by NonFiniteLossHook
+    assert type(optim_wrapper).__name__ == 'OptimWrapper'
+    assert dict(type='NonFiniteLossHook', action='stop') in cfg.custom_hooks
     optim_wrapper.zero_grad()
     optim_wrapper.backward(_loss_sum(losses))
 

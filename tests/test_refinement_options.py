@@ -225,3 +225,54 @@ def test_options_off_leave_the_paper_head_unchanged():
                      landmark_pos_encoding='learned').state_dict()
     assert all(torch.equal(value, full[key]) for key, value in plain.items())
     assert set(full) - set(plain)
+
+
+def test_training_noise_perturbs_each_stage_input_in_training_only():
+    memories = make_memories()
+    head = make_head(landmark_noise_std=0.05)
+    plain = make_head()
+    landmarks = head.initial_predictor(memories[-1]).detach()
+    memory = head.stage_memory(memories, 0)
+    head.eval()
+    with torch.no_grad():
+        assert torch.equal(head.refinement_stage(0, memory, landmarks,
+                                                 None)[1],
+                           plain.eval().refinement_stage(0, memory, landmarks,
+                                                         None)[1])
+    head.train()
+    for module in head.modules():  # no dropout: only the noise differs
+        if isinstance(module, torch.nn.Dropout):
+            module.p = 0.
+    torch.manual_seed(3)
+    noisy = head.refinement_stage(0, memory, landmarks, None)[1]
+    torch.manual_seed(3)
+    noise = torch.randn_like(landmarks) * 0.05
+    expected = head.eval().refinement_stage(0, memory, landmarks + noise,
+                                            None)[1]
+    assert torch.allclose(noisy, expected, atol=1e-6)
+    assert not torch.allclose(noisy, head.refinement_stage(
+        0, memory, landmarks, None)[1], atol=1e-3)
+    with pytest.raises(ValueError, match='non-negative and finite'):
+        make_head(landmark_noise_std=-0.1)
+
+
+def test_ablation_rows_start_from_the_paper_model():
+    """A config's beyond-paper defaults (the CPU configs' sub-cell offset
+    and confidence branch) do not leak into the ablation rows: "full" is
+    the paper model and a refinement row adds only what it names."""
+    from mmengine.config import Config
+
+    from repformer_mmpose.evaluation.ablation import (apply_variant,
+                                                      refinement_variant,
+                                                      table2_variant)
+    cfg = Config.fromfile('configs/repformer/300w/'
+                          'repformer_res18-d128_1xb16-15e_300w-subset-'
+                          '128x128.py')
+    assert cfg.model.head.subcell_offset and cfg.model.head.uncertainty
+    full = apply_variant(cfg, table2_variant('full')).model.head
+    assert not full.subcell_offset and full.uncertainty is None
+    baseline = apply_variant(cfg, table2_variant('baseline')).model.head
+    assert not baseline.use_dlr and baseline.uncertainty is None
+    row = apply_variant(cfg, refinement_variant('identity')).model.head
+    assert row.landmark_identity_in_query and not row.subcell_offset
+    assert cfg.model.head.subcell_offset  # the config itself is untouched

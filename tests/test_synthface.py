@@ -100,7 +100,13 @@ def test_json_layout_matches_300w(dataset):
         assert osp.isfile(osp.join(dataset['image_dir'], im['file_name']))
         assert set(ann) == {'id', 'image_id', 'category_id', 'iscrowd',
                             'num_keypoints', 'keypoints', 'bbox', 'area',
-                            'center', 'scale', 'attributes'}
+                            'center', 'scale', 'attributes',
+                            'keypoints_occluded'}
+        # per-point occlusion agrees with the face's occlusion flag
+        occluded = ann['keypoints_occluded']
+        assert len(occluded) == 68 and set(occluded) <= {0, 1}
+        assert ann['attributes']['occlusion'] == int(
+            np.mean(occluded) >= 0.1)
         assert ann['image_id'] == im['id'] and ann['category_id'] == 1
         assert ann['num_keypoints'] == 68 and ann['iscrowd'] == 0
         k = np.array(ann['keypoints']).reshape(-1, 3)

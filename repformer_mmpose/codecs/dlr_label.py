@@ -37,6 +37,8 @@ class DLRLabel(BaseKeypointCodec):
         keypoint_labels='keypoint_labels',
         keypoint_weights='keypoint_weights',
     )
+    # MMPose's GenerateTarget passes the crop size TopdownAffine made
+    auxiliary_encode_keys = {'input_size'}
 
     def __init__(self,
                  input_size: tuple[int, int],
@@ -47,12 +49,26 @@ class DLRLabel(BaseKeypointCodec):
 
     def encode(self,
                keypoints: np.ndarray,
-               keypoints_visible: np.ndarray | None = None) -> dict:
+               keypoints_visible: np.ndarray | None = None,
+               input_size: tuple[int, int] | None = None) -> dict:
         """Normalise input-space ``keypoints`` ``(N, K, 2)``.
 
+        ``input_size``: the ``(w, h)`` of the image the keypoints are in
+        (MMPose's ``GenerateTarget`` passes the pipeline's); it must be the
+        codec's, else the labels would be normalised by the wrong size.
+
         Raises:
-            ValueError: if a visible keypoint is NaN or infinite.
+            ValueError: if a visible keypoint is NaN or infinite, or if
+                ``input_size`` differs from the codec's.
         """
+        if input_size is not None and tuple(
+                int(side) for side in input_size) != tuple(self.input_size):
+            raise ValueError(
+                f'the pipeline made a {tuple(input_size)} input (its '
+                f'TopdownAffine input_size) but the DLRLabel codec\'s '
+                f'input_size is {tuple(self.input_size)}: set the codec '
+                '(GenerateTarget encoder, model.head.decoder) and the '
+                'pipeline to one input size')
         if keypoints_visible is None:
             keypoints_visible = np.ones(keypoints.shape[:2], dtype=np.float32)
         visible = keypoints_visible > 0.5

@@ -25,6 +25,11 @@ class LandmarkModel(nn.Module):
     traces and exports without in-place slice writes. No flip test: the
     paper reports none and the configs switch it off.
 
+    With the head's uncertainty branch (``PTHHead(uncertainty=...)``) the
+    module returns three tensors, named in :attr:`output_names`: the
+    landmarks, their confidence ``(N, K)`` (``keypoint_scores`` of
+    ``predict()``) and their error scales ``(N, K)`` in input pixels.
+
     Args:
         estimator (nn.Module): A ``TopdownPoseEstimator`` with a
             :class:`~repformer_mmpose.models.PTHHead` whose ``decoder`` is
@@ -49,6 +54,9 @@ class LandmarkModel(nn.Module):
         width, height = decoder.input_size
         self.input_size = (width, height)
         self.num_keypoints = head.num_keypoints
+        self.uncertainty = getattr(head, 'uncertainty', None)
+        self.output_names = ('landmarks', ) if self.uncertainty is None \
+            else ('landmarks', 'scores', 'scales')
         self.register_buffer(
             'pixel_scale', torch.tensor([width, height], dtype=torch.float32),
             persistent=False)
@@ -66,12 +74,20 @@ class LandmarkModel(nn.Module):
             self.register_buffer('std', preprocessor.std.clone(),
                                  persistent=False)
 
-    def forward(self, images: Tensor) -> Tensor:
-        """``(N, 3, H, W)`` crops -> ``(N, K, 2)`` input-space landmarks."""
+    def forward(self, images: Tensor) -> Tensor | tuple[Tensor, ...]:
+        """``(N, 3, H, W)`` crops -> ``(N, K, 2)`` input-space landmarks
+        (and, with the uncertainty branch, scores and scales)."""
         if self.swap_channels:
             images = images.index_select(1, self.channel_order)
         if self.scale_values:
             images = (images - self.mean) / self.std
         features = self.estimator.extract_feat(images)
-        normalized = self.estimator.head(features)[-1]  # L^K
-        return normalized * self.pixel_scale - 0.5  # DLRLabel.denormalize
+        landmark_sets, stage_queries = \
+            self.estimator.head.forward_with_queries(features)
+        normalized = landmark_sets[-1]  # L^K
+        landmarks = normalized * self.pixel_scale - 0.5  # denormalize
+        if self.uncertainty is None:
+            return landmarks
+        scales = self.uncertainty.last_stage_scales(stage_queries)
+        scores = self.uncertainty.confidence(normalized, scales)
+        return landmarks, scores, scales * self.pixel_scale.mean()

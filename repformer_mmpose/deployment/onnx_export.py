@@ -2,8 +2,10 @@
 
 The graph: ``images`` ``(N, 3, H, W)`` float32 face crops (BGR, 0-255, as
 MMPose's ``TopdownAffine`` gives them; normalisation is inside) ->
-``landmarks`` ``(N, K, 2)`` float32 in input pixels (last stage). ``N`` is
-dynamic; ``H, W`` are the config's input size.
+``landmarks`` ``(N, K, 2)`` float32 in input pixels (last stage), and, for a
+head with the uncertainty branch, ``scores`` ``(N, K)`` (confidence) and
+``scales`` ``(N, K)`` (error scale, input pixels). ``N`` is dynamic;
+``H, W`` are the config's input size.
 
 Exporter: torch's TorchScript-based exporter (``dynamo=False``) by
 default: it exports RePFormer at opset 17 in about a second. torch's
@@ -23,7 +25,6 @@ import torch
 from .landmark_model import LandmarkModel
 
 INPUT_NAME = 'images'
-OUTPUT_NAME = 'landmarks'
 MIN_OPSET = 17
 
 
@@ -56,8 +57,9 @@ def export_onnx(model: LandmarkModel,
         kwargs = dict(dynamic_shapes={INPUT_NAME: {0: batch}},
                       external_data=False)
     else:
-        kwargs = dict(dynamic_axes={INPUT_NAME: {0: 'batch'},
-                                    OUTPUT_NAME: {0: 'batch'}})
+        kwargs = dict(dynamic_axes={
+            name: {0: 'batch'}
+            for name in (INPUT_NAME, *model.output_names)})
     with torch.no_grad():
         # fills the size-keyed caches of positional encodings and pixel
         # centres with real tensors; a first call under torch.export would
@@ -70,7 +72,7 @@ def export_onnx(model: LandmarkModel,
         torch.onnx.export(
             model, (example, ), out_file,
             input_names=[INPUT_NAME],
-            output_names=[OUTPUT_NAME],
+            output_names=list(model.output_names),
             opset_version=opset,
             dynamo=dynamo,
             **kwargs)
@@ -95,7 +97,7 @@ def check_onnx_parity(model: LandmarkModel,
                       atol: float = 1e-4,
                       seed: int = 0) -> float:
     """Largest ``|onnxruntime - PyTorch|`` over random crops of each batch
-    size (in input pixels).
+    size and every output (landmarks and scales in input pixels, scores).
 
     Raises:
         AssertionError: if it exceeds ``atol`` or a shape differs.
@@ -109,16 +111,21 @@ def check_onnx_parity(model: LandmarkModel,
         images = torch.rand(batch, 3, height, width,
                             generator=generator) * 255
         with torch.no_grad():
-            expected = model(images).numpy()
-        got = session.run([OUTPUT_NAME], {INPUT_NAME: images.numpy()})[0]
-        if got.shape != expected.shape:
-            raise AssertionError(
-                f'{onnx_file}: batch {batch} gives {got.shape}, PyTorch '
-                f'{expected.shape}')
-        error = float(np.abs(got - expected).max())
-        if not error <= atol:
-            raise AssertionError(
-                f'{onnx_file}: batch {batch} differs from PyTorch by '
-                f'{error:.3g} px (> {atol:g})')
-        worst = max(worst, error)
+            expected = model(images)
+        if not isinstance(expected, tuple):
+            expected = (expected, )
+        outputs = session.run(list(model.output_names),
+                              {INPUT_NAME: images.numpy()})
+        for name, got, want in zip(model.output_names, outputs, expected):
+            want = want.numpy()
+            if got.shape != want.shape:
+                raise AssertionError(
+                    f'{onnx_file}: batch {batch} gives {name} {got.shape}, '
+                    f'PyTorch {want.shape}')
+            error = float(np.abs(got - want).max())
+            if not error <= atol:
+                raise AssertionError(
+                    f'{onnx_file}: batch {batch}: {name} differs from '
+                    f'PyTorch by {error:.3g} (> {atol:g})')
+            worst = max(worst, error)
     return worst

@@ -54,7 +54,8 @@ TABLE3_TAUS = (10., 100., 1000., 10000.)
 
 
 # name -> (label, PTHHead options); ``sigma<X>`` (Eq. 10 width of X cells
-# on every level) is parsed, the others are listed.
+# on every level) and ``noise<X>`` (training noise of std X on every
+# stage's input) are parsed, the others are listed.
 REFINEMENT_OPTIONS: dict[str, tuple[str, dict]] = {
     'subcell': ('sub-cell offset', dict(subcell_offset=True)),
     'identity': ('identity in query', dict(landmark_identity_in_query=True)),
@@ -64,13 +65,43 @@ REFINEMENT_OPTIONS: dict[str, tuple[str, dict]] = {
                     dict(landmark_pos_encoding='learned')),
     'stopgrad': ('residual stop-gradient',
                  dict(residual_stop_gradient=True)),
+    # a choice where the paper is silent (how L^0 is read from v_M)
+    'pool-init': ('pooled L^0', dict(initial_predictor='pool')),
+    # not a refinement option: the issue-15 confidence branch, listed here so
+    # that it is compared at the same seed and budget (68 points, normalised
+    # by the outer eye corners like the 300W metric)
+    'uncertainty': ('uncertainty branch', dict(uncertainty=dict(
+        distribution='laplace', norm_indices=(36, 45)))),
 }
+
+
+# PTHHead options beyond the paper, with their (paper-faithful) defaults:
+# every ablation row starts from these, so that a row is exactly the paper
+# model plus the options it names, whatever the config chose as default
+BEYOND_PAPER_DEFAULTS: dict[str, object] = dict(
+    initial_predictor='flatten',
+    aggregation_sigma_cells=None,
+    subcell_offset=False,
+    landmark_identity_in_query=False,
+    landmark_pos_encoding='sine',
+    landmark_pos_min_period=1 / 32,
+    residual_stop_gradient=False,
+    landmark_noise_std=0.,
+    uncertainty=None,
+)
 
 
 def refinement_option(name: str) -> tuple[str, dict]:
     """``(label, head options)`` of one refinement option name."""
     if name in REFINEMENT_OPTIONS:
         return REFINEMENT_OPTIONS[name]
+    if name.startswith('noise'):
+        try:
+            std = float(name[len('noise'):])
+        except ValueError:
+            std = float('nan')
+        if std > 0:
+            return (f'training noise {std:g}', dict(landmark_noise_std=std))
     if name.startswith('sigma'):
         try:
             sigma = float(name[len('sigma'):])
@@ -80,7 +111,8 @@ def refinement_option(name: str) -> tuple[str, dict]:
             return (f'sigma {sigma:g} cells',
                     dict(aggregation_sigma_cells=sigma))
     raise KeyError(f'unknown refinement option {name!r}; choose from '
-                   f'{sorted(REFINEMENT_OPTIONS)} or sigma<cells>, joined '
+                   f'{sorted(REFINEMENT_OPTIONS)}, sigma<cells> or '
+                   'noise<std>, joined '
                    'with +')
 
 
@@ -119,7 +151,9 @@ def apply_variant(cfg: Config, variant: Variant) -> Config:
 
     The pyramid reads the ``num_stages`` backbone levels ending at the
     neck's last one (ResNet: stages 1, 2, 3 for 3 stages); the variants
-    without it read that last level only.
+    without it read that last level only. The head options beyond the
+    paper are reset to :data:`BEYOND_PAPER_DEFAULTS` first, then the
+    variant's own are set.
     """
     cfg = copy.deepcopy(cfg)
     head, neck = cfg.model.head, cfg.model.neck
@@ -137,6 +171,7 @@ def apply_variant(cfg: Config, variant: Variant) -> Config:
         neck.in_indices = tuple(range(last - stages + 1, last + 1))
     else:
         neck.in_indices = (last, )
+    head.update(BEYOND_PAPER_DEFAULTS)
     head.use_pyramid = variant.use_pyramid
     head.use_dlr = variant.use_dlr
     if variant.tau is not None:

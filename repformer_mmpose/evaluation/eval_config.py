@@ -90,6 +90,10 @@ def face_metric_cfg(cfg: Config,
                               norm_item=evaluator.get('norm_item'))
             break
     metric.setdefault('first_stage', first_stage(cfg))
+    uncertainty = cfg.model.get('head', {}).get('uncertainty') or {}
+    if uncertainty:
+        metric.setdefault('uncertainty_distribution',
+                          uncertainty.get('distribution', 'laplace'))
     has_subsets = metric.get('subset_files') or metric.get('attribute_file')
     if with_subsets and not has_subsets:
         ann_file = test_ann_path(cfg)

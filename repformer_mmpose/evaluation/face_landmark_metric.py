@@ -72,6 +72,13 @@ class FaceLandmarkMetric(BaseMetric):
             named ``largepose``).
         data_root (str, optional): Prefix of relative subset paths.
         first_stage (int): Index of the first ``stage_keypoints`` entry.
+        uncertainty_distribution (str): The head's error model
+            (``'laplace'`` or ``'gaussian'``), for the calibration of
+            predicted ``keypoint_scales``: where every prediction has them
+            the metric adds ``Unc/Spearman``, ``Unc/AUSE``,
+            ``Unc/NMEdrop@10%``, ``Unc/coverage@50%``, ``Unc/coverage@90%``
+            and, where the records carry ``keypoints_occluded``,
+            ``Unc/occlusion_AUROC`` (see :mod:`.uncertainty_metrics`).
         collect_device (str): As mmengine's ``BaseMetric``.
         prefix (str, optional): As mmengine's ``BaseMetric``.
     """
@@ -88,6 +95,7 @@ class FaceLandmarkMetric(BaseMetric):
                  attribute_file: str | None = None,
                  data_root: str | None = None,
                  first_stage: int = 0,
+                 uncertainty_distribution: str = 'laplace',
                  collect_device: str = 'cpu',
                  prefix: str | None = None) -> None:
         super().__init__(collect_device=collect_device, prefix=prefix)
@@ -110,6 +118,7 @@ class FaceLandmarkMetric(BaseMetric):
         self.attribute_file = (self._path(attribute_file, data_root)
                                if attribute_file else None)
         self.first_stage = first_stage
+        self.uncertainty_distribution = uncertainty_distribution
         self.last_evaluation: FaceEvaluation | None = None
         self._subsets: dict[str, list[SubsetFace]] | None = None
 
@@ -139,7 +148,8 @@ class FaceLandmarkMetric(BaseMetric):
     def compute_metrics(self, results: list) -> dict[str, float]:
         logger = MMLogger.get_current_instance()
         evaluation = evaluate_faces(results, self.subsets(),
-                                    self.fr_threshold, self.ced_step)
+                                    self.fr_threshold, self.ced_step,
+                                    self.uncertainty_distribution)
         self.last_evaluation = evaluation
         logger.info(f'{type(self).__name__}: {evaluation.full.faces} faces, '
                     f'NME normalised by {evaluation.normalisation()}')

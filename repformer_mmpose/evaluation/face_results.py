@@ -19,6 +19,7 @@ from .face_alignment import (BOX_NORMALISED, CED_STEP, FR_THRESHOLD,
                              INTEROCULAR_INDICES, ced_curve, dataset_nme,
                              face_nmes, point_errors, summarize)
 from .subsets import SubsetFace, subset_masks
+from .uncertainty_metrics import UncertaintyResult, evaluate_uncertainty
 
 NORM_MODES = ('auto', 'keypoint_distance', 'box_size', 'use_norm_item')
 #: How each normalisation source is described in tables.
@@ -39,6 +40,8 @@ class FaceResult:
     norm: float
     norm_source: str
     stages: np.ndarray | None = None  # (S, K, 2), L^first..L^K
+    scales: np.ndarray | None = None  # (K,) predicted error scales, pixels
+    occluded: np.ndarray | None = None  # (K,) 1 occluded, 0 not, NaN unknown
 
 
 def resolve_norm_mode(norm_mode: str, dataset_name: str | None) -> str:
@@ -176,7 +179,22 @@ def face_from_sample(sample: Mapping,
         visible=visible,
         norm=norm,
         norm_source=source,
-        stages=stages)
+        stages=stages,
+        scales=_per_point(pred_inst, 'keypoint_scales', gt.shape[1], where),
+        occluded=_per_point(sample.get('raw_ann_info') or {},
+                            'keypoints_occluded', gt.shape[1], where))
+
+
+def _per_point(container: Mapping, key: str, num_keypoints: int,
+               where: str) -> np.ndarray | None:
+    """``container[key]`` as ``(K,)`` floats, or None if absent."""
+    if key not in container or container[key] is None:
+        return None
+    values = _array(container, key, where).reshape(-1)
+    if values.shape != (num_keypoints, ):
+        raise ValueError(f'{where}: {key} has {values.size} values for '
+                         f'{num_keypoints} keypoints')
+    return values
 
 
 @dataclass
@@ -209,6 +227,7 @@ class FaceEvaluation:
     unscored: list[str] = field(default_factory=list)
     threshold: float = FR_THRESHOLD
     step: float = CED_STEP
+    uncertainty: UncertaintyResult | None = None
 
     def metrics(self, first_stage: int = 0) -> dict[str, float]:
         """Flat metric dict (fractions, not %): ``NME``, ``FR@t``,
@@ -226,6 +245,8 @@ class FaceEvaluation:
                 out[f'NME/{name}'] = result.nme
                 out[f'{fr_key}/{name}'] = result.fr
                 out[f'{auc_key}/{name}'] = result.auc
+        if self.uncertainty is not None:
+            out.update(self.uncertainty.metrics())
         return out
 
     def normalisation(self) -> str:
@@ -262,8 +283,12 @@ def _set_result(errors: np.ndarray, threshold: float,
 def evaluate_faces(faces: Sequence[FaceResult],
                    subsets: Mapping[str, Sequence[SubsetFace]] | None = None,
                    threshold: float = FR_THRESHOLD,
-                   step: float = CED_STEP) -> FaceEvaluation:
-    """NME, FR, AUC of the faces, of each subset and of each stage.
+                   step: float = CED_STEP,
+                   distribution: str = 'laplace') -> FaceEvaluation:
+    """NME, FR, AUC of the faces, of each subset and of each stage; where
+    every face has predicted ``scales``, the uncertainty statistics of
+    :func:`evaluate_uncertainty` (``distribution``: the head's error
+    model).
 
     Raises:
         ValueError: no faces; faces disagree on keypoint or stage count;
@@ -294,7 +319,7 @@ def evaluate_faces(faces: Sequence[FaceResult],
             for s in range(stages.shape[1])
         ]
 
-    subset_results = {}
+    subset_results, masks = {}, {}
     if subsets:
         masks = subset_masks([f.img_path for f in faces],
                              [f.gt for f in faces], subsets)
@@ -302,6 +327,16 @@ def evaluate_faces(faces: Sequence[FaceResult],
             name: _set_result(errors[mask], threshold, step)
             for name, mask in masks.items()
         }
+    uncertainty = None
+    if all(f.scales is not None for f in faces):
+        occluded = None
+        if any(f.occluded is not None for f in faces):
+            unknown = np.full(len(faces[0].visible), np.nan)
+            occluded = np.stack([unknown if f.occluded is None
+                                 else f.occluded for f in faces])
+        uncertainty = evaluate_uncertainty(
+            errors, np.stack([f.scales for f in faces]) / norm[:, None],
+            distribution, occluded, masks)
     return FaceEvaluation(
         full=_set_result(errors, threshold, step),
         subsets=subset_results,
@@ -309,4 +344,5 @@ def evaluate_faces(faces: Sequence[FaceResult],
         norm_sources=dict(Counter(f.norm_source for f in faces)),
         unscored=unscored,
         threshold=threshold,
-        step=step)
+        step=step,
+        uncertainty=uncertainty)

@@ -9,13 +9,13 @@ from __future__ import annotations
 import csv
 import os
 import os.path as osp
-import pickle
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
+from ..utils.safe_pickle import load_restricted_pickle
 from .face_results import FaceEvaluation, evaluate_faces, face_from_sample
 from .subsets import KNOWN_SUBSETS, SubsetFace
 
@@ -47,13 +47,22 @@ class ModelResult:
 
 
 def load_dump(path: str) -> list[dict]:
-    """The data samples of a ``DumpResults`` pickle."""
-    with open(path, 'rb') as f:
-        samples = pickle.load(f)
-    if not isinstance(samples, list) or not samples or not isinstance(
-            samples[0], Mapping):
+    """The data samples of a ``DumpResults`` pickle.
+
+    Read by :func:`~repformer_mmpose.utils.safe_pickle.
+    load_restricted_pickle`: a file that names any global beyond numpy's
+    and builtin types is refused (``UnsafePickleError``) and nothing in it
+    is run.
+    """
+    samples = load_restricted_pickle(path)
+    if not isinstance(samples, list) or not samples:
         raise ValueError(f'{path}: not a DumpResults pickle (a non-empty '
                          'list of data sample dicts)')
+    for index, sample in enumerate(samples):
+        if not isinstance(sample, Mapping):
+            raise ValueError(
+                f'{path}, sample {index}: a {type(sample).__name__}, not a '
+                'data sample dict: not a DumpResults pickle')
     return samples
 
 

@@ -24,6 +24,7 @@ from mmengine.runner import Runner
 
 import repformer_mmpose  # noqa: F401  (registers the plugin)
 from repformer_mmpose.apis import init_face_model, load_config
+from repformer_mmpose.engine import exit_on_checkpoint_errors
 from repformer_mmpose.evaluation.face_alignment import INTEROCULAR_INDICES
 from repformer_mmpose.evaluation.refinement import (StageStatistics,
                                                     accumulate_batch,
@@ -120,4 +121,5 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == '__main__':
-    sys.exit(main())
+    with exit_on_checkpoint_errors(__file__):
+        sys.exit(main())

@@ -7,17 +7,19 @@ category_id, iscrowd, num_keypoints, keypoints`` as flat ``x, y, v``,
 centre, ``scale`` = longer side / 200; one ``face`` category), so
 ``Face300WDataset`` (68 points) and ``WFLWDataset`` (98 points) read it
 unchanged.  Each annotation also carries an ``attributes`` dict with the
-six WFLW-style flags; the six test subsets are copies restricted to the
-flagged faces.  Keypoints are multiples of 1/16 pixel, so they are
+six WFLW-style flags (the six test subsets are copies restricted to the
+flagged faces) and ``keypoints_occluded``, 1 for every keypoint an
+occluder covers (MMPose ignores the field; visibility stays 2, as the
+point's position is known).  Keypoints are multiples of 1/16 pixel, so they are
 written exactly.
 """
 from __future__ import annotations
 
 import json
-import os
 
 import numpy as np
 
+from ...utils.atomic_write import atomic_open
 from .attributes import ATTRIBUTES
 
 
@@ -28,13 +30,15 @@ def image_record(image_id: int, file_name: str, size: int) -> dict:
 
 
 def annotation_record(ann_id: int, image_id: int, keypoints: np.ndarray,
-                      flags: dict[str, int]) -> dict:
-    """The ``annotations`` entry of one face (all keypoints visible)."""
+                      flags: dict[str, int],
+                      occluded: np.ndarray | None = None) -> dict:
+    """The ``annotations`` entry of one face (all keypoints visible;
+    ``occluded``: which of them an occluder covers)."""
     kpts = np.asarray(keypoints, np.float64)
     lo, hi = kpts.min(0), kpts.max(0)
     w, h = float(hi[0] - lo[0]), float(hi[1] - lo[1])
     flat = np.concatenate([kpts, np.full((len(kpts), 1), 2.0)], 1)
-    return {
+    record = {
         'id': ann_id,
         'image_id': image_id,
         'category_id': 1,
@@ -47,6 +51,9 @@ def annotation_record(ann_id: int, image_id: int, keypoints: np.ndarray,
         'scale': round(max(w, h) / 200.0, 6),
         'attributes': {name: int(flags[name]) for name in ATTRIBUTES},
     }
+    if occluded is not None:
+        record['keypoints_occluded'] = [int(v) for v in occluded]
+    return record
 
 
 def categories(num_keypoints: int) -> list[dict]:
@@ -75,7 +82,5 @@ def attribute_subset(coco: dict, attribute: str) -> dict:
 
 def write_json(path: str, obj: dict) -> None:
     """Write ``obj`` compactly and atomically (temporary file + rename)."""
-    tmp = f'{path}.tmp'
-    with open(tmp, 'w') as f:
+    with atomic_open(path, 'w') as f:
         json.dump(obj, f, separators=(',', ':'))
-    os.replace(tmp, path)

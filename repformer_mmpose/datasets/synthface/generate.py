@@ -39,7 +39,7 @@ from .manifest import (is_complete, manifest_path, remove_manifest,
                        write_manifest)
 from .synthesis import make_sample
 
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2  # 2: keypoints_occluded in every record
 IMAGE_FORMATS = {
     'png': [cv2.IMWRITE_PNG_COMPRESSION, 1],
     'jpg': [cv2.IMWRITE_JPEG_QUALITY, 95],
@@ -64,7 +64,7 @@ def _render_and_write(task: Task) -> tuple[dict, dict]:
         raise OSError(f'could not write {osp.join(image_dir, name)}')
     return (image_record(index + 1, name, size),
             annotation_record(index + 1, index + 1, sample.keypoints,
-                              sample.flags))
+                              sample.flags, sample.occluded))
 
 
 def _init_worker() -> None:

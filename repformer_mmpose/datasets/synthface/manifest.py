@@ -11,6 +11,8 @@ import json
 import os
 import os.path as osp
 
+from ...utils.atomic_write import atomic_open
+
 MANIFEST_NAME = 'synthface_manifest.json'
 
 
@@ -44,9 +46,8 @@ def is_complete(out_dir: str, params: dict) -> dict | None:
 def write_manifest(out_dir: str, manifest: dict) -> None:
     """Write the manifest (atomically)."""
     path = manifest_path(out_dir)
-    with open(f'{path}.tmp', 'w') as f:
+    with atomic_open(path, 'w') as f:
         json.dump(manifest, f, indent=2)
-    os.replace(f'{path}.tmp', path)
 
 
 def remove_manifest(out_dir: str) -> None:

@@ -153,9 +153,8 @@ def draw_occluders(image: np.ndarray, occluders: tuple[Occluder, ...],
     return np.clip(out + 0.5, 0, 255).astype(np.uint8), union
 
 
-def occluded_fraction(mask: np.ndarray, keypoints: np.ndarray) -> float:
-    """Share of ``keypoints`` whose pixel is covered (mask >= 128)."""
+def occluded_points(mask: np.ndarray, keypoints: np.ndarray) -> np.ndarray:
+    """``(K,)`` True where a keypoint's pixel is covered (mask >= 128)."""
     size = mask.shape[0]
     idx = np.clip(np.round(keypoints).astype(int), 0, size - 1)
-    covered = mask[idx[:, 1], idx[:, 0]] >= 128
-    return float(covered.mean()) if len(covered) else 0.0
+    return mask[idx[:, 1], idx[:, 0]] >= 128

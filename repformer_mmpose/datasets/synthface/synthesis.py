@@ -18,7 +18,7 @@ import numpy as np
 from .attributes import attribute_flags
 from .background import render_background
 from .layouts import get_layout
-from .occluders import draw_occluders, occluded_fraction
+from .occluders import draw_occluders, occluded_points
 from .photometric import apply_photometric, shade_face
 from .pose import fit_projection
 from .render import render_face
@@ -38,14 +38,19 @@ KEYPOINT_PARTS = ('jaw', 'brow_l_up', 'brow_l_lo', 'brow_r_up', 'brow_r_lo',
 @dataclass
 class Sample:
     """A rendered face: BGR ``image``, ``keypoints`` ``(K, 2)`` in pixels,
-    the six attribute ``flags``, its ``spec`` and the share of keypoints
-    covered by occluders."""
+    the six attribute ``flags``, its ``spec`` and which keypoints the
+    occluders cover (``(K,)`` bool)."""
 
     image: np.ndarray
     keypoints: np.ndarray
     flags: dict[str, int]
     spec: FaceSpec
-    occluded_share: float
+    occluded: np.ndarray
+
+    @property
+    def occluded_share(self) -> float:
+        """Share of the keypoints covered by occluders."""
+        return float(self.occluded.mean()) if len(self.occluded) else 0.
 
 
 def face_rngs(seed: int, split: str, index: int
@@ -93,9 +98,10 @@ def render_sample(spec: FaceSpec, texture_rng: np.random.Generator,
                                      float(box.max()), spec.pose.roll,
                                      texture_rng)
     image = apply_photometric(image, photo, texture_rng)
-    share = occluded_fraction(occ_mask, keypoints)
+    occluded = occluded_points(occ_mask, keypoints)
+    share = float(occluded.mean()) if len(occluded) else 0.
     return Sample(image, keypoints, attribute_flags(spec, share), spec,
-                  share)
+                  occluded)
 
 
 def make_sample(seed: int, split: str, index: int, image_size: int = 256,

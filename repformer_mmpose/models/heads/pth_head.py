@@ -34,7 +34,8 @@ from .landmark_predictors import (CoordinatePredictor,
                                   InitialLandmarkPredictor, refine)
 from .pth_stage import PTHStage
 from .refinement_options import (LandmarkPositionEncoding, SubCellOffset,
-                                 sigma_cells_to_tau)
+                                 perturb_landmarks, sigma_cells_to_tau)
+from .uncertainty import LandmarkUncertainty
 
 QUERY_UPDATES = ('replace', 'add')
 PerStage = Union[float, Sequence[float]]
@@ -114,6 +115,12 @@ class PTHHead(BaseHead):
       U^i``, as DETR-family iterative refinement: the loss of ``L^i``
       trains stage ``i``'s residual, not the earlier sets through the sum
       (the aggregation path is ``detach_landmarks``'s, a separate switch).
+    - ``landmark_noise_std`` (training only): every stage starts from
+      ``L^{i-1} + n``, ``n ~ N(0, std^2)`` per coordinate (normalised
+      units; one value or one per stage), so each stage learns to correct
+      positions that are off, as DN-DETR's denoising queries do, whatever
+      the earlier stages learned to fit on the training set
+      (:func:`perturb_landmarks`).
 
     Speed: every equation has a reference implementation, as written in
     the paper, and a fast one with the same maths and parameters (fused
@@ -149,6 +156,16 @@ class PTHHead(BaseHead):
         landmark_pos_min_period (float): Shortest period of the sharp and
             learned encodings, a fraction of the image side.
         residual_stop_gradient (bool): See above.
+        landmark_noise_std (float | Sequence[float]): See above; 0 (off)
+            by default.
+        uncertainty (dict, optional): Per-landmark uncertainty (not in the
+            paper): the arguments of :class:`LandmarkUncertainty` (e.g.
+            ``dict(distribution='laplace', norm_indices=(36, 45))``). Each
+            stage then also predicts a scale of every point's error,
+            trained by its negative log-likelihood on detached inputs;
+            ``predict()`` fills ``keypoint_scores`` with a calibrated
+            confidence and adds ``keypoint_scales`` (image pixels). Needs
+            DLR.
         loss (dict): Per-stage loss; L1 as in the paper.
         stage_loss_weights (Sequence[float], optional): One weight per
             supervised output (``L^0..L^K`` with DLR, ``L^1..L^K``
@@ -181,6 +198,8 @@ class PTHHead(BaseHead):
                  landmark_pos_encoding: str = 'sine',
                  landmark_pos_min_period: float = 1 / 32,
                  residual_stop_gradient: bool = False,
+                 landmark_noise_std: PerStage = 0.,
+                 uncertainty: OptConfigType = None,
                  loss: ConfigType = dict(
                      type='L1Loss', use_target_weight=True),
                  stage_loss_weights: Sequence[float] | None = None,
@@ -198,6 +217,9 @@ class PTHHead(BaseHead):
             None else _per_stage('aggregation_sigma_cells',
                                  aggregation_sigma_cells, num_stages)
         self.residual_stop_gradient = residual_stop_gradient
+        self.landmark_noise_std = _per_stage(
+            'landmark_noise_std', landmark_noise_std, num_stages,
+            allow_zero=True)
         self.use_pyramid = use_pyramid
         self.use_dlr = use_dlr
         self.query_update = query_update
@@ -225,6 +247,11 @@ class PTHHead(BaseHead):
         self.subcell_offsets = nn.ModuleList(
             SubCellOffset(embed_dims)
             for _ in range(num_stages)) if subcell_offset else None
+        if uncertainty and not use_dlr:
+            raise ValueError('uncertainty needs use_dlr=True')
+        self.uncertainty = LandmarkUncertainty(
+            num_stages, embed_dims, predictor_dims,
+            **uncertainty) if uncertainty else None
 
         num_outputs = num_stages + int(use_dlr)
         if stage_loss_weights is None:
@@ -306,17 +333,23 @@ class PTHHead(BaseHead):
             list[Tensor]: ``[L^0, L^1, ..., L^K]`` (``[L^1..L^K]`` without
             DLR), each ``(B, N, 2)`` in normalised coordinates.
         """
+        return self.forward_with_queries(memories)[0]
+
+    def forward_with_queries(self, memories: Sequence[Tensor]
+                             ) -> tuple[list[Tensor], list[Tensor]]:
+        """:meth:`forward`, and every stage's output queries ``E^{i+1}``."""
         if not self.use_dlr:
             return self.forward_learned_queries(memories)
         landmarks = self.initial_predictor(memories[-1])  # L^0
-        landmark_sets = [landmarks]
+        landmark_sets, stage_queries = [landmarks], []
         queries = None
         for index in range(self.num_stages):
             queries, landmarks = self.refinement_stage(
                 index, self.stage_memory(memories, index), landmarks,
                 queries)
             landmark_sets.append(landmarks)
-        return landmark_sets
+            stage_queries.append(queries)
+        return landmark_sets, stage_queries
 
     def refinement_stage(self,
                          index: int,
@@ -344,6 +377,9 @@ class PTHHead(BaseHead):
         """
         size = memory_map.shape[-2:]
         memory, memory_pos = self.flatten_memory(memory_map)
+        if self.training and self.landmark_noise_std[index] > 0:
+            landmarks, residual_base = perturb_landmarks(
+                self.landmark_noise_std[index], landmarks, residual_base)
         anchors = landmarks.detach() if self.detach_landmarks else landmarks
         tau = self.stage_temperature(index, size)
         aggregated = self.aggregate(memory, anchors, size, tau)  # Eq. 9-10
@@ -373,21 +409,22 @@ class PTHHead(BaseHead):
                 landmarks)
         return landmark_pos
 
-    def forward_learned_queries(self,
-                                memories: Sequence[Tensor]) -> list[Tensor]:
+    def forward_learned_queries(self, memories: Sequence[Tensor]
+                                ) -> tuple[list[Tensor], list[Tensor]]:
         """Without DLR (Table 2's first two rows): DETR-style learned
         queries, each stage's output feeds the next, absolute coordinates
         per stage."""
         landmark_pos = self.landmark_embed.weight
         queries = landmark_pos.expand(memories[-1].shape[0], -1, -1)
-        landmark_sets = []
+        landmark_sets, stage_queries = [], []
         for index, (stage, predictor) in enumerate(
                 zip(self.stages, self.coordinate_predictors)):
             memory, memory_pos = self.flatten_memory(
                 self.stage_memory(memories, index))
             queries = stage(queries, landmark_pos, memory, memory_pos)
             landmark_sets.append(predictor(queries).sigmoid())
-        return landmark_sets
+            stage_queries.append(queries)
+        return landmark_sets, stage_queries
 
     # ------------------------------------------------------------------
     # MMPose interface
@@ -396,8 +433,9 @@ class PTHHead(BaseHead):
              feats: Sequence[Tensor],
              batch_data_samples: OptSampleList,
              train_cfg: ConfigType = {}) -> dict:
-        """L1 loss on every stage's landmarks (Sec. 3.3, 4.1)."""
-        landmark_sets = self.forward(feats)
+        """L1 loss on every stage's landmarks (Sec. 3.3, 4.1), and the
+        uncertainty branch's NLL where it is on."""
+        landmark_sets, stage_queries = self.forward_with_queries(feats)
         labels = torch.cat([
             d.gt_instance_labels.keypoint_labels for d in batch_data_samples
         ])
@@ -418,6 +456,9 @@ class PTHHead(BaseHead):
             for index, (landmarks, weight) in enumerate(
                 zip(landmark_sets, self.stage_loss_weights))
         }
+        if self.uncertainty is not None:
+            losses.update(self.uncertainty.losses(
+                landmark_sets[1:], stage_queries, labels, weights[..., 0]))
         _, accuracy, _ = keypoint_pck_accuracy(
             pred=to_numpy(landmark_sets[-1].float()),  # numpy has no bf16
             gt=to_numpy(labels),
@@ -439,18 +480,24 @@ class PTHHead(BaseHead):
         codec's flip is exact, so ``shift_coords`` is not needed. With
         ``test_cfg.output_stages=True`` each instance also gets
         ``stage_keypoints`` ``(1, S, N, 2)``: every stage's landmarks, in
-        image space.
+        image space. With the uncertainty branch, ``keypoint_scores`` is
+        the confidence of each point and ``keypoint_scales`` its error
+        scale in image pixels (see :class:`LandmarkUncertainty`); without
+        it every score is 1.
         """
+        flipped_queries = flip_indices = None
         if test_cfg.get('flip_test', False):
             feats, feats_flipped = feats
             flip_indices = batch_data_samples[0].metainfo['flip_indices']
+            landmark_sets, stage_queries = self.forward_with_queries(feats)
+            flipped_sets, flipped_queries = self.forward_with_queries(
+                feats_flipped)
             landmark_sets = [
                 (landmarks + self.decoder.flip(flipped, flip_indices)) / 2
-                for landmarks, flipped in zip(
-                    self.forward(feats), self.forward(feats_flipped))
+                for landmarks, flipped in zip(landmark_sets, flipped_sets)
             ]
         else:
-            landmark_sets = self.forward(feats)
+            landmark_sets, stage_queries = self.forward_with_queries(feats)
         # bf16 (autocast) outputs: the decoder works in numpy, which has no
         # bf16
         landmark_sets = [landmarks.float() for landmarks in landmark_sets]
@@ -462,6 +509,11 @@ class PTHHead(BaseHead):
                     preds, to_numpy(stages), batch_data_samples):
                 pred.stage_keypoints = input_to_image_space(
                     stage_keypoints, data_sample.metainfo)[None]
+        if self.uncertainty is not None:
+            scales = self.uncertainty.last_stage_scales(
+                stage_queries, flipped_queries, flip_indices)
+            self.uncertainty.annotate(preds, landmark_sets[-1], scales,
+                                      batch_data_samples)
         return preds
 
 
@@ -477,8 +529,10 @@ def input_to_image_space(keypoints: np.ndarray, metainfo: dict) -> np.ndarray:
     return keypoints / input_size * scale + center - 0.5 * scale
 
 
-def _per_stage(name: str, value: PerStage, num_stages: int) -> list[float]:
-    """One positive, finite value per stage, from one value or a sequence."""
+def _per_stage(name: str, value: PerStage, num_stages: int,
+               allow_zero: bool = False) -> list[float]:
+    """One positive (or, ``allow_zero``, non-negative), finite value per
+    stage, from one value or a sequence."""
     values = [value] * num_stages if isinstance(value, (int, float)) \
         else list(value)
     if len(values) != num_stages:
@@ -486,7 +540,8 @@ def _per_stage(name: str, value: PerStage, num_stages: int) -> list[float]:
                          f'stage), got {len(values)}')
     for item in values:
         if not (isinstance(item, (int, float)) and math.isfinite(item)
-                and item > 0):
-            raise ValueError(f'{name} must be positive and finite, got '
+                and (item > 0 or allow_zero and item == 0)):
+            kind = 'non-negative' if allow_zero else 'positive'
+            raise ValueError(f'{name} must be {kind} and finite, got '
                              f'{value}')
     return [float(item) for item in values]

@@ -85,6 +85,9 @@ class CrossScaleNeck(BaseModule):
         return len(self.in_indices)
 
     def forward(self, inputs: Sequence[Tensor]) -> tuple[Tensor, ...]:
+        if not (torch.jit.is_tracing() or torch.compiler.is_compiling()):
+            check_pyramid([tuple(inputs[i].shape[-2:])
+                           for i in self.in_indices], self.in_indices)
         levels = [
             project(inputs[index])
             for project, index in zip(self.input_projections, self.in_indices)
@@ -102,3 +105,22 @@ class CrossScaleNeck(BaseModule):
                                                  level.dtype)
             memories.append(attention(level, memories[-1], pos_embed))
         return tuple(memories[::-1])
+
+
+def check_pyramid(sizes: Sequence[tuple[int, int]],
+                  in_indices: Sequence[int]) -> None:
+    """Raise unless every level read is an exact multiple (the same on
+    both axes) of the level above it, as the strides of an input whose
+    size is a multiple of the backbone's total stride give. Otherwise the
+    backbone rounded its levels up (100 px: 13, 7, 4 cells) and Eq. 10's
+    cell centres no longer match the image."""
+    for (height, width), (top_h, top_w) in zip(sizes, sizes[1:]):
+        if (top_h == 0 or top_w == 0 or height % top_h or width % top_w
+                or height // top_h != width // top_w):
+            raise ValueError(
+                f'the backbone levels read (model.neck.in_indices '
+                f'{tuple(in_indices)}) are {[tuple(s) for s in sizes]} '
+                'cells, not an exact pyramid: the input size must be a '
+                "multiple of the backbone's total stride (32); check the "
+                "pipeline's TopdownAffine input_size and "
+                'model.head.decoder.input_size')
