@@ -32,6 +32,10 @@ setup(
     long_description=open('README.md').read(),
     long_description_content_type='text/markdown',
     packages=find_packages(include=['repformer_mmpose', 'repformer_mmpose.*']),
+    # the start-up hook that lets mmcv.ops import on mmcv-lite; its .pth
+    # file is written by `python -m _repformer_mmcv_ext install`
+    # (tools/setup_env.sh), since editable installs do not ship .pth files
+    py_modules=['_repformer_mmcv_ext'],
     python_requires='>=3.9',
     extras_require=dict(
         runtime=read_requirements('runtime.txt'),

@@ -7,6 +7,14 @@ no compiled op, so on ``mmcv-lite`` we register a stand-in ``mmcv._ext`` whose
 attributes exist (the loaders only check ``hasattr``) but raise a clear error
 when *called*. With a full mmcv the real extension is found first and nothing
 is replaced.
+
+Importing ``repformer_mmpose`` registers the stand-in. So that MMPose's own
+APIs work in any import order (``from mmpose.apis import MMPoseInferencer``
+first), ``tools/setup_env.sh`` also installs a start-up hook
+(``_repformer_mmcv_ext.py`` at the repository root) whose import-system
+finder builds the stand-in from :func:`stand_in_spec` when ``mmcv._ext`` is
+imported and not found. This module imports only the standard library: the
+hook loads it on its own, during mmpose's import.
 """
 from __future__ import annotations
 
@@ -45,6 +53,32 @@ class _MissingExtModule(types.ModuleType):
         return _missing_op(name)
 
 
+def _loaderless_spec() -> importlib.machinery.ModuleSpec:
+    # A real spec keeps importlib/pkgutil look-ups from failing; the loader
+    # stays None so `mmcv.utils.ext_loader.check_ops_exist()` still
+    # reports, truthfully, that no compiled ops exist.
+    return importlib.machinery.ModuleSpec(EXT_NAME, None)
+
+
+class _StandInLoader:
+    """Import-system loader of the stand-in (for the start-up hook)."""
+
+    @staticmethod
+    def create_module(spec) -> _MissingExtModule:
+        return _MissingExtModule(EXT_NAME)
+
+    @staticmethod
+    def exec_module(module: _MissingExtModule) -> None:
+        module.__spec__ = _loaderless_spec()
+        module.__loader__ = None
+
+
+def stand_in_spec() -> importlib.machinery.ModuleSpec:
+    """A spec from which the import system builds the stand-in
+    ``mmcv._ext`` (what the start-up hook's finder returns)."""
+    return importlib.machinery.ModuleSpec(EXT_NAME, _StandInLoader())
+
+
 def has_compiled_mmcv_ops() -> bool:
     """Whether a real (compiled) ``mmcv._ext`` imports.
 
@@ -53,23 +87,23 @@ def has_compiled_mmcv_ops() -> bool:
     symbols), which must count as "no compiled ops" too.
     """
     module = sys.modules.get(EXT_NAME)
-    if module is not None:
-        return not isinstance(module, _MissingExtModule)
-    try:
-        if importlib.util.find_spec(EXT_NAME) is None:
+    if module is None:
+        try:
+            if importlib.util.find_spec(EXT_NAME) is None:
+                return False
+        except (ImportError, ValueError):
             return False
-    except (ImportError, ValueError):
-        return False
-    try:
-        importlib.import_module(EXT_NAME)
-    except (ImportError, OSError) as error:
-        warnings.warn(
-            f'mmcv\'s compiled ops are installed but do not load ({error}); '
-            'using the RePFormer stand-in. Rebuild mmcv for this torch to '
-            'use them.',
-            stacklevel=2)
-        return False
-    return True
+        try:
+            # the start-up hook's finder answers with the stand-in
+            module = importlib.import_module(EXT_NAME)
+        except (ImportError, OSError) as error:
+            warnings.warn(
+                f'mmcv\'s compiled ops are installed but do not load '
+                f'({error}); using the RePFormer stand-in. Rebuild mmcv for '
+                'this torch to use them.',
+                stacklevel=2)
+            return False
+    return not isinstance(module, _MissingExtModule)
 
 
 def install_mmcv_ops_fallback() -> bool:
@@ -82,9 +116,6 @@ def install_mmcv_ops_fallback() -> bool:
         return False
     if EXT_NAME not in sys.modules:
         module = _MissingExtModule(EXT_NAME)
-        # A real spec keeps importlib/pkgutil look-ups from failing; the
-        # loader stays None so `mmcv.utils.ext_loader.check_ops_exist()`
-        # still reports, truthfully, that no compiled ops exist.
-        module.__spec__ = importlib.machinery.ModuleSpec(EXT_NAME, None)
+        module.__spec__ = _loaderless_spec()
         sys.modules[EXT_NAME] = module
     return True

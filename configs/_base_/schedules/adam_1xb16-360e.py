@@ -4,11 +4,11 @@ _base_ = ['../default_runtime.py']
 
 train_cfg = dict(by_epoch=True, max_epochs=360, val_interval=10)
 
-# A NaN/inf loss or gradient stops training with the iteration named and
-# no update applied (action='skip' skips and counts such steps instead).
+# The standard wrapper, so MMPose's tools/train.py --amp accepts it; a NaN/inf
+# loss or gradient stops training with the iteration named and no update
+# applied: NonFiniteLossHook (../default_runtime.py) guards this wrapper.
 optim_wrapper = dict(
-    type='FiniteLossOptimWrapper',
-    action='stop',
+    type='OptimWrapper',
     optimizer=dict(
         type='Adam', lr=1e-4, betas=(0.9, 0.999), weight_decay=0.))
 
