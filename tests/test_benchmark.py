@@ -1,4 +1,6 @@
-"""tools/analysis/benchmark.py: runs end to end and reports what it says.
+"""tools/analysis/benchmark.py (the command line) and
+repformer_mmpose.benchmarking (what it measures and reports): runs end to
+end and reports what it says.
 
 No timing is asserted: timings depend on the machine and its load.
 """
@@ -14,6 +16,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from repformer_mmpose.benchmarking import models, timing
+from repformer_mmpose.benchmarking.machine import physical_cores
+from repformer_mmpose.benchmarking.report import markdown_report
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = REPO_ROOT / 'tools' / 'analysis' / 'benchmark.py'
 TINY = ['--input-size', '64', '--repeats', '1', '--warmup', '0',
@@ -23,6 +29,7 @@ TINY = ['--input-size', '64', '--repeats', '1', '--warmup', '0',
 
 @pytest.fixture(scope='module')
 def benchmark(load_tool):
+    """The command line (``parse_args``, ``main``)."""
     return load_tool('analysis/benchmark')
 
 
@@ -34,7 +41,7 @@ def table_rows(report, title):
             for row in rows]
 
 
-def test_one_command_prints_the_comparison_table(benchmark, tmp_path):
+def test_one_command_prints_the_comparison_table(tmp_path):
     output, raw = tmp_path / 'bench.md', tmp_path / 'bench.json'
     process = subprocess.run(
         [sys.executable, str(SCRIPT), '--models', 'repformer_r18', *TINY,
@@ -53,7 +60,7 @@ def test_one_command_prints_the_comparison_table(benchmark, tmp_path):
         'neck+head share of forward b2 (%)'
     ]
     assert row[0] == 'RePFormer-R18'
-    model, _ = benchmark.build_model('repformer_r18', 64, 68)
+    model, _ = models.build_model('repformer_r18', 64, 68)
     params = sum(p.numel() for p in model.parameters())
     assert row[1] == f'{params / 1e6:.2f}'
     values = [float(cell) for cell in row[2:]]
@@ -75,17 +82,19 @@ def test_one_command_prints_the_comparison_table(benchmark, tmp_path):
     assert 'threads: 1' in report and 'torch: ' in report
 
 
-def test_configs_follow_input_size_and_keypoints(benchmark):
+def test_configs_follow_input_size_and_keypoints():
     expected_head = {
         'repformer_r18': dict(num_keypoints=19, initial_memory_size=(4, 4)),
         'repformer_r50': dict(num_keypoints=19, initial_memory_size=(4, 4)),
+        'repformer_r18_d128': dict(num_keypoints=19,
+                                   initial_memory_size=(4, 4)),
         'tdreg_r50': dict(num_joints=19),
         'hrnetv2_w18': dict(out_channels=19),
         'rtmpose_m': dict(out_channels=19, input_size=(128, 128),
                           in_featuremap_size=(4, 4)),
     }
     for name, head in expected_head.items():
-        cfg = benchmark.model_config(name, 128, 19)
+        cfg = models.model_config(name, 128, 19)
         for key, value in head.items():
             assert tuple(cfg.head[key]) == value if isinstance(
                 value, tuple) else cfg.head[key] == value, (name, key)
@@ -93,24 +102,24 @@ def test_configs_follow_input_size_and_keypoints(benchmark):
         assert cfg.backbone.init_cfg is None and '_scope_' not in cfg.backbone
         assert cfg.test_cfg == dict(flip_test=False)
         assert 'SyncBN' not in str(cfg.to_dict())
-    hrnet = benchmark.model_config('hrnetv2_w18', 128, 19)
+    hrnet = models.model_config('hrnetv2_w18', 128, 19)
     assert tuple(hrnet.head.decoder.heatmap_size) == (32, 32)
 
 
-@pytest.mark.parametrize('name', ['repformer_r18', 'tdreg_r50',
-                                  'hrnetv2_w18', 'rtmpose_m'])
-def test_every_model_predicts_the_landmarks_and_trains(benchmark, name):
+@pytest.mark.parametrize('name', ['repformer_r18', 'repformer_r18_d128',
+                                  'tdreg_r50', 'hrnetv2_w18', 'rtmpose_m'])
+def test_every_model_predicts_the_landmarks_and_trains(name):
     torch.manual_seed(0)
-    model, cfg = benchmark.build_model(name, 64, 7)
+    model, cfg = models.build_model(name, 64, 7)
     inputs = torch.randn(2, 3, 64, 64)
     model.eval()
     with torch.no_grad():
         outputs = model._forward(inputs)
-    first = outputs[-1] if name == 'repformer_r18' else (
+    first = outputs[-1] if name.startswith('repformer') else (
         outputs[0] if isinstance(outputs, tuple) else outputs)
     assert first.shape[:2] == (2, 7)  # 7 landmarks for every model
     model.train()
-    samples = benchmark.make_data_samples(cfg.head.decoder, 2, 7, 64)
+    samples = models.make_data_samples(cfg.head.decoder, 2, 7, 64)
     losses = model.loss(inputs, samples)
     loss, _ = model.parse_losses(losses)
     assert torch.isfinite(loss) and loss > 0
@@ -119,7 +128,59 @@ def test_every_model_predicts_the_landmarks_and_trains(benchmark, name):
                for p in model.backbone.parameters())
 
 
-def test_attention_flops_are_counted(benchmark):
+def dropout_probabilities(model: nn.Module) -> list[float]:
+    """Every dropout probability of ``model``: ``nn.Dropout``'s ``p`` and
+    the float ``dropout``/``attn_drop``/``dropout_p`` attributes the
+    attentions read (``nn.MultiheadAttention.dropout``, which the fast
+    path passes to ``scaled_dot_product_attention``)."""
+    found = []
+    for module in model.modules():
+        if isinstance(module, nn.modules.dropout._DropoutNd):
+            found.append(module.p)
+        for name in ('dropout', 'attn_drop', 'dropout_p'):
+            value = getattr(module, name, None)
+            if isinstance(value, float):
+                found.append(value)
+    return found
+
+
+def test_cpu_config_specs_build_at_128_and_nodrop_has_no_dropout():
+    outputs = {}
+    for name in ('repformer_r18_d128', 'repformer_r18_d128_nodrop'):
+        torch.manual_seed(0)
+        model, cfg = models.build_model(name, 128, 68)
+        # the CPU config as shipped, sized for 128x128
+        assert cfg.neck.embed_dims == cfg.head.embed_dims == 128
+        assert tuple(cfg.head.initial_memory_size) == (4, 4)
+        assert cfg.head.subcell_offset is True
+        assert tuple(cfg.head.uncertainty.norm_indices) == (36, 45)
+        assert model.head.uncertainty is not None
+        probabilities = dropout_probabilities(model)
+        assert probabilities  # the walk finds the attentions and FFNs
+        if name.endswith('_nodrop'):
+            assert all(p == 0 for p in probabilities), probabilities
+        else:
+            assert any(p > 0 for p in probabilities)
+        inputs = torch.randn(1, 3, 128, 128)
+        model.eval()
+        with torch.no_grad():
+            landmarks = model._forward(inputs)[-1]
+        assert landmarks.shape == (1, 68, 2)
+        # in training mode, dropout makes two forwards differ
+        model.train()
+        with torch.no_grad():
+            first, second = (model._forward(inputs)[-1] for _ in range(2))
+        outputs[name] = torch.equal(first, second)
+    assert outputs == {'repformer_r18_d128': False,
+                       'repformer_r18_d128_nodrop': True}
+    assert models.MODEL_SPECS['repformer_r18_d128_nodrop'].label == \
+        'RePFormer-R18-d128, dropout 0'
+    # norm_indices are 300W's 68-point eye corners: dropped for other counts
+    assert 'norm_indices' not in models.model_config(
+        'repformer_r18_d128', 128, 19).head.uncertainty
+
+
+def test_attention_flops_are_counted():
     class Toy(nn.Module):
         def __init__(self):
             super().__init__()
@@ -129,14 +190,14 @@ def test_attention_flops_are_counted(benchmark):
             q, k, v = x[:, :2, :3, :4], x[:, :2, :5, :4], x[:, :2, :5, :6]
             return F.scaled_dot_product_attention(q, k, v)
 
-    flops, uncounted = benchmark.count_flops(Toy(), 8)
+    flops, uncounted = timing.count_flops(Toy(), 8)
     # batch 1 x 2 heads x L 3 x S 5 x (E 4 + Ev 6) multiply-adds
     assert flops == 1 * 2 * 3 * 5 * (4 + 6)
     assert not any('scaled_dot_product' in op for op in uncounted)
 
 
-def test_peak_memory_sees_a_temporary_allocation(benchmark):
-    mib, method = benchmark.peak_memory_mib(
+def test_peak_memory_sees_a_temporary_allocation():
+    mib, method = timing.peak_memory_mib(
         lambda: torch.ones(32 * 2**20).sum(), 'cpu')  # 128 MiB, freed
     if not method.startswith('peak RSS'):
         pytest.skip(f'no /proc/self/clear_refs here ({method})')
@@ -149,29 +210,29 @@ def test_report_from_hand_made_timings(benchmark):
                                  '--train-batch-size', '2'])
 
     def result(name, seconds_b4, backbone, train):
-        return dict(name=name, label=benchmark.MODEL_SPECS[name][0],
+        return dict(name=name, label=models.MODEL_SPECS[name].label,
                     params=2_500_000, flops=3e9,
                     infer={1: [0.01, 0.02, 0.03], 4: seconds_b4},
                     head_share=dict(full=seconds_b4, backbone=backbone),
                     train=train, infer_memory_mib=10.4,
                     train_memory_mib=99.6, memory_method='peak RSS (VmHWM)')
 
-    report = benchmark.markdown_report([
+    text = markdown_report([
         result('repformer_r18', [0.5, 1.0, 2.0], [0.25, 0.2, 0.3],
                [1.0, 0.5, 2.0]),
         result('hrnetv2_w18', [2.0, 3.0, 4.0], [2.7, 2.7, 2.7],
                [1.0, 1.0, 1.0]),
     ], args, dict(threads=2))
-    _, _, ours, theirs = table_rows(report, 'Comparison (medians)')
+    _, _, ours, theirs = table_rows(text, 'Comparison (medians)')
     # latency: median 20 ms; throughput 4 / 1.0 s; train 2 / 1.0 s;
     # share 1 - 0.25 / 1.0
     assert ours == ['RePFormer-R18', '2.50', '3.00', '20.0', '4.0', '2.0',
                     '10', '100', '75']
     assert theirs[4] == f'{4 / 3:.1f}' and theirs[-1] == '10'
-    _, _, spread, _ = table_rows(report, 'Spread')
+    _, _, spread, _ = table_rows(text, 'Spread')
     assert spread[2] == '1000.0 [500.0-2000.0]'
     assert spread[3] == '4.0 [2.0-8.0]'
-    assert 'throughput at batch 4 is 3.00x that of HRNetV2-W18 (met' in report
+    assert 'throughput at batch 4 is 3.00x that of HRNetV2-W18 (met' in text
 
 
 @pytest.mark.parametrize('argv,message', [
@@ -186,6 +247,6 @@ def test_bad_arguments_are_refused(benchmark, capsys, argv, message):
 
 
 def test_default_threads_are_the_physical_cores(benchmark):
-    cores = benchmark.physical_cores()
+    cores = physical_cores()
     assert 1 <= cores <= os.cpu_count()
     assert benchmark.parse_args([]).threads == cores

@@ -1,0 +1,7 @@
+# RePFormer-R101 on cofw with the refinement option chosen on 300W-subset
+# (docs/results.md, "Refinement"): beyond the paper, a projection of the
+# landmark's sub-cell offset is added to each stage's aggregated query. All
+# else is the paper recipe of the file below.
+_base_ = ['./repformer_res101_1xb16-360e_cofw-256x256.py']
+
+model = dict(head=dict(subcell_offset=True))
