@@ -11,12 +11,15 @@ SynthFace faces (generated here: no data needed).
 from __future__ import annotations
 
 import importlib.util
+import os
 import runpy
 import subprocess
 import sys
 from pathlib import Path
 from types import ModuleType
 
+import cv2
+import numpy as np
 import pytest
 import torch
 from mmengine.config import Config
@@ -24,7 +27,7 @@ from mmengine.config import Config
 from repformer_mmpose.datasets.synthface import generate_synthface
 from repformer_mmpose.engine import (CheckpointMismatchError,
                                      CheckpointNotFoundError,
-                                     checkpoint_source)
+                                     checkpoint_source, load_checkpoint_file)
 
 REPO = Path(__file__).resolve().parents[1]
 BASE = (REPO / 'configs' / 'repformer' / 'synthface' /
@@ -173,6 +176,39 @@ def test_test_tool_command_line_exits_with_one_line(setup, tmp_path,
     assert '\n' not in message
 
 
+class _Payload:
+    """Unpickling this runs ``touch MARKER``."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self):
+        return (os.system, (f'touch {self.marker}', ))
+
+
+def test_test_tool_refuses_an_unsafe_checkpoint_in_one_line(
+        setup, tmp_path, monkeypatch):
+    marker = tmp_path / 'marker'
+    unsafe = tmp_path / 'unsafe.pth'
+    torch.save({'state_dict': load_checkpoint_file(
+                    setup['points68'])['state_dict'],
+                'meta': _Payload(marker)}, unsafe)
+    monkeypatch.delenv('REPFORMER_UNSAFE_LOAD', raising=False)
+    script = str(REPO / 'tools' / 'test.py')
+    monkeypatch.setattr(sys, 'argv', [
+        script, setup['config68'], str(unsafe), '--work-dir',
+        str(tmp_path / 'work'), '--cfg-options', *_visualizer('unsafe')
+    ])
+    with pytest.raises(SystemExit) as exit_info:
+        runpy.run_path(script, run_name='__main__')
+    assert exit_info.value.code == (
+        f'test.py: error: {unsafe} cannot be loaded with weights_only=True: '
+        'Trying to load unsupported GLOBAL posix.system whose module posix '
+        'is blocked. If you trust this file, set REPFORMER_UNSAFE_LOAD=1 to '
+        'load it with weights_only=False (which can run code stored in it).')
+    assert not marker.exists(), 'the pickled command was executed'
+
+
 def test_test_tool_names_a_missing_checkpoint(setup, load_tool, tmp_path):
     with pytest.raises(CheckpointNotFoundError,
                        match=f'checkpoint not found: {tmp_path}/none.pth'):
@@ -238,6 +274,51 @@ def test_weight_loading_tools_refuse_it_too(setup, tool):
     with pytest.raises(CheckpointMismatchError,
                        match='the checkpoint has 98 keypoints, the config 68'):
         module.main([setup['config68'], setup['points98']])
+
+
+@pytest.mark.parametrize('demo', ['image_demo', 'video_demo'])
+@pytest.mark.parametrize('checkpoint, expected', [
+    ('points98', 'the checkpoint has 98 keypoints, the config 68'),
+    ('td_reg', 'missing parameter(s), e.g. neck.'),
+])
+def test_demos_refuse_it_in_one_line(setup, tmp_path, demo, checkpoint,
+                                     expected):
+    from repformer_mmpose.apis.demo_cli import run_demo
+    photo = tmp_path / 'face.png'
+    cv2.imwrite(str(photo), np.full((64, 64, 3), 100, np.uint8))
+    out = (['--out-dir', str(tmp_path / 'out')] if demo == 'image_demo'
+           else ['--out', str(tmp_path / 'out.mp4')])
+    with pytest.raises(SystemExit) as info:
+        run_demo(_tool(f'demo/{demo}').main, [
+            setup['config68'], setup[checkpoint], str(photo), *out,
+            '--bbox', '4', '4', '60', '60'], f'{demo}.py')
+    message = info.value.code
+    assert isinstance(message, str) and '\n' not in message
+    assert message.startswith(f'{demo}.py: error: checkpoint '
+                              f'{setup[checkpoint]} does not fit the model')
+    assert expected in message
+    assert not (tmp_path / 'out').exists()
+    assert not (tmp_path / 'out.mp4').exists()
+
+
+MMPOSE_TEST = Path(importlib.util.find_spec('mmpose').origin).parent / \
+    '.mim' / 'tools' / 'test.py'
+
+
+@pytest.mark.skipif(not MMPOSE_TEST.is_file(),
+                    reason=f'MMPose was installed without {MMPOSE_TEST}')
+def test_mmpose_own_test_tool_refuses_it_with_our_config(
+        setup, tmp_path, monkeypatch):
+    """MMPose's ``tools/test.py`` (not ours) with a plugin config: the
+    config's ``CheckpointGuardHook`` refuses the checkpoint."""
+    monkeypatch.setattr(sys, 'argv', [
+        str(MMPOSE_TEST), setup['config68'], setup['points98'],
+        '--work-dir', str(tmp_path), '--cfg-options',
+        *_visualizer('mmpose_test')])
+    with pytest.raises(CheckpointMismatchError,
+                       match='the checkpoint has 98 keypoints, the config '
+                       '68'):
+        runpy.run_path(str(MMPOSE_TEST), run_name='__main__')
 
 
 # ----------------------------------------------------------------------

@@ -56,7 +56,8 @@ def _write(path: Path, content, protocol: int = 2) -> str:
     return str(path)
 
 
-def test_crafted_dump_is_refused_and_never_run(tmp_path, load_tool):
+def test_crafted_dump_is_refused_and_never_run(tmp_path, load_tool,
+                                               repo_root):
     marker = tmp_path / 'marker'
     evil = _write(tmp_path / 'predictions.pkl',
                   [_sample(dict(meta=Payload(marker)))])
@@ -77,6 +78,12 @@ def test_crafted_dump_is_refused_and_never_run(tmp_path, load_tool):
     with pytest.raises(UnsafePickleError, match='posix.system'):
         load_tool('main_job').draw_predictions(evil, str(tmp_path / 'x.png'),
                                                4)
+    # the ablation runner's report of a finished variant (--reuse)
+    ablation = Config.fromfile(str(repo_root / CONFIG))
+    with pytest.raises(UnsafePickleError, match='posix.system'):
+        load_tool('analysis/run_ablation').model_result(
+            ablation, dict(predictions=evil, label='full', first_stage=None),
+            '300W')
     assert not marker.exists(), 'the pickled command was executed'
     with open(evil, 'rb') as f:  # the payload is real: plain pickle runs it
         pickle.load(f)

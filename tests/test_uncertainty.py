@@ -191,3 +191,69 @@ def test_api_and_drawing_carry_the_confidence(face300w_fixture):
     # the ring is around the least confident point
     low = face.keypoints[np.argmin(face.keypoint_scores)].round().astype(int)
     assert grey[low[1] - 5:low[1] + 6, low[0] - 5:low[0] + 6].any()
+
+
+def test_occlusion_labels_reach_the_metric(face300w_fixture, tmp_path):
+    """A record's ``keypoints_occluded`` (SynthFace, COFW) travels through
+    the 300W dataset class and the test pipeline into the packed sample,
+    where ``FaceLandmarkMetric`` reads it (MMPose's 300W parser alone drops
+    the record, which hid the occlusion AUROC from the main job)."""
+    import json
+
+    from mmengine.config import Config
+    from mmengine.registry import DefaultScope
+    from mmpose.registry import DATASETS
+
+    from repformer_mmpose.evaluation.face_results import face_from_sample
+    content = json.loads((face300w_fixture / 'test_300w.json').read_text())
+    flags = []
+    for index, ann in enumerate(content['annotations']):
+        flags.append([float((k + index) % 3 == 0) for k in range(68)])
+        ann['keypoints_occluded'] = flags[-1]
+    ann_file = tmp_path / 'occluded.json'
+    ann_file.write_text(json.dumps(content))
+    cfg = Config.fromfile('configs/repformer/synthface/'
+                          'repformer_res18-d128_1xb16-6e_synthface-128x128.py')
+    dataset_cfg = cfg.test_dataloader.dataset
+    dataset_cfg.update(data_root=str(face300w_fixture),
+                       ann_file=str(ann_file), data_prefix=dict(img=''))
+    with DefaultScope.overwrite_default_scope('mmpose'):
+        dataset = DATASETS.build(dataset_cfg)
+        samples = [dataset[i]['data_samples'] for i in range(len(dataset))]
+    ids = [a['id'] for a in content['annotations']]
+    for sample in samples:
+        occluded = sample.metainfo['raw_ann_info']['keypoints_occluded']
+        assert occluded == flags[ids.index(sample.metainfo['id'])]
+        # and the metric's reader turns it into per-point labels
+        sample.pred_instances = sample.gt_instances.clone()
+        sample.pred_instances.keypoint_scales = np.ones((1, 68))
+        result = face_from_sample(sample.to_dict(), keypoint_indices=(36, 45))
+        np.testing.assert_array_equal(
+            result.occluded, flags[ids.index(sample.metainfo['id'])])
+
+
+def test_report_has_a_confidence_table():
+    """``tools/test.py --report`` and the main job show the statistics of
+    a model with scales, and nothing for one without."""
+    from repformer_mmpose.evaluation.report import (ModelResult,
+                                                    confidence_table)
+    faces = []
+    for i in range(3):
+        gt = np.zeros((2, 2))
+        pred = gt + [[3. * (i + 1), 0.], [0., 1.]]
+        faces.append(FaceResult(f'f{i}.png', pred, gt, np.ones(2), 10.,
+                                'inter-ocular 0/1',
+                                scales=np.array([3. * (i + 1), 1.]),
+                                occluded=np.array([1., 0.])))
+    scored = ModelResult('with scales', 'toy', evaluate_faces(faces))
+    plain = ModelResult('without', 'toy', evaluate_faces([
+        FaceResult('g.png', np.ones((2, 2)), np.zeros((2, 2)), np.ones(2),
+                   10., 'inter-ocular 0/1')]))
+    header, rows = confidence_table([scored, plain])
+    assert [row[0] for row in rows] == ['with scales']
+    cells = dict(zip(header, rows[0]))
+    assert cells['points'] == '6'
+    assert cells['Spearman(scale, error)'] == '1.000'
+    # the occluded points are the large-scale (low-confidence) ones
+    assert cells['occlusion AUROC'] == '1.000'
+    assert confidence_table([plain]) == ([], [])

@@ -34,6 +34,7 @@ from repformer_mmpose.evaluation.eval_config import (face_metric_of,
                                                      test_ann_path,
                                                      use_face_metric)
 from repformer_mmpose.evaluation.face_alignment import INTEROCULAR_INDICES
+from repformer_mmpose.evaluation import report
 from repformer_mmpose.evaluation.report import load_dump
 
 DEFAULT_CONFIG = ('configs/repformer/synthface/'
@@ -159,6 +160,11 @@ def nme_table(cfg: Config, checkpoint: str, dump_file: str) -> str:
             f'L^{first + i} {100 * nme:.2f}'
             for i, nme in enumerate(evaluation.stage_nmes))
         table += f'\n\nNME (%) per refinement stage, full set: {stages}'
+    header, rows = report.confidence_table(
+        [report.ModelResult(model_name(cfg), 'test', evaluation, first)])
+    if rows:
+        table += ('\n\nPer-point confidence (keypoint_scores):\n\n' +
+                  report.markdown_table(header[2:], [r[2:] for r in rows]))
     return table
 
 

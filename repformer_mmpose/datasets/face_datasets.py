@@ -269,6 +269,11 @@ class CheckedFaceDatasetMixin:
             info.pop('bbox_scale', None)
         if self.bbox_padding is not None:
             info['bbox_padding'] = self.bbox_padding
+        if 'keypoints_occluded' in ann:
+            # per-point occlusion labels (SynthFace, COFW) for the metric's
+            # occlusion AUROC; MMPose's face parsers do not keep the record
+            info.setdefault('raw_ann_info', dict(
+                keypoints_occluded=ann['keypoints_occluded']))
         if self.check_images != 'none':
             self._check_image(info['img_path'], ann, img)
         return info

@@ -171,7 +171,9 @@ def apply_variant(cfg: Config, variant: Variant) -> Config:
         neck.in_indices = tuple(range(last - stages + 1, last + 1))
     else:
         neck.in_indices = (last, )
-    head.update(BEYOND_PAPER_DEFAULTS)
+    for key, paper_value in BEYOND_PAPER_DEFAULTS.items():
+        if key in head:  # absent: PTHHead's default, the paper's
+            head[key] = paper_value
     head.use_pyramid = variant.use_pyramid
     head.use_dlr = variant.use_dlr
     if variant.tau is not None:

@@ -200,6 +200,36 @@ def stage_table(results: Sequence[ModelResult]
     return header, rows
 
 
+def confidence_table(results: Sequence[ModelResult]
+                     ) -> tuple[list[str], list[list[str]]]:
+    """The uncertainty statistics (:mod:`.uncertainty_metrics`) of the
+    models that output per-point scales."""
+    scored = [r for r in results if r.evaluation.uncertainty is not None]
+    if not scored:
+        return [], []
+    subsets = sorted({s for r in scored
+                      for s in r.evaluation.uncertainty.occlusion_auroc})
+    header = ['model', 'dataset', 'points', 'Spearman(scale, error)',
+              'AUSE', 'NME drop, 10 % least confident (%)',
+              'coverage 50 %', 'coverage 90 %'] + [
+                  'occlusion AUROC' + (f' ({s})' if s else '')
+                  for s in subsets]
+    rows = []
+    for result in scored:
+        unc = result.evaluation.uncertainty
+        rows.append([
+            result.model, result.dataset, str(unc.points),
+            f'{unc.spearman:.3f}', f'{unc.ause:.4f}',
+            _percent(unc.nme_drop_at_10, 1),
+            f'{unc.coverage.get(0.5, float("nan")):.3f}',
+            f'{unc.coverage.get(0.9, float("nan")):.3f}'
+        ] + [
+            f'{unc.occlusion_auroc[s]:.3f}' if s in unc.occlusion_auroc
+            else '-' for s in subsets
+        ])
+    return header, rows
+
+
 def markdown_table(header: Sequence[str],
                    rows: Iterable[Sequence[str]]) -> str:
     """A Markdown table, text left-aligned and numbers right-aligned."""
@@ -305,6 +335,17 @@ def write_report(results: Sequence[ModelResult],
         parts += [
             '', '## NME (%) per refinement stage', '',
             markdown_table(stage_header, stage_rows)
+        ]
+    confidence_header, confidence_rows = confidence_table(results)
+    if confidence_rows:
+        parts += [
+            '', '## Per-point confidence', '',
+            'Spearman correlation of predicted scale and point error; '
+            'sparsification AUSE and the NME drop when the least confident '
+            'points are removed; share of points inside the predicted '
+            '50 % / 90 % regions; AUROC of the confidence for telling '
+            'visible from occluded points (where records label them).', '',
+            markdown_table(confidence_header, confidence_rows)
         ]
     datasets = []
     for result in results:

@@ -29,6 +29,7 @@ from mmengine.config import DictAction
 
 import repformer_mmpose  # noqa: F401  (registers the plugin)
 from repformer_mmpose.apis import init_face_model
+from repformer_mmpose.engine import exit_on_checkpoint_errors
 from repformer_mmpose.deployment import (LandmarkModel, check_onnx_parity,
                                          export_onnx)
 
@@ -103,7 +104,9 @@ def main(argv: list[str] | None = None) -> float | None:
 
 
 if __name__ == '__main__':
-    try:
-        main()
-    except (OSError, ValueError, AssertionError) as error:
-        sys.exit(f'{osp.basename(__file__)}: error: {error}')
+    # unreadable, unsafe or mismatched checkpoints: one line, as tools/test.py
+    with exit_on_checkpoint_errors(__file__):
+        try:
+            main()
+        except (OSError, ValueError, AssertionError) as error:
+            sys.exit(f'{osp.basename(__file__)}: error: {error}')
