@@ -77,7 +77,9 @@ def test_main_job_on_tiny_synthface(tmp_path):
         'test_dataloader.persistent_workers=False',
         'visualizer.name=main_job_test'
     ])
-    rows = [line for line in report.splitlines() if line.startswith('| ')]
+    nme_part, _, confidence_part = report.partition(
+        'Per-point confidence (keypoint_scores):')
+    rows = [line for line in nme_part.splitlines() if line.startswith('| ')]
     names = [row.split('|')[1].strip() for row in rows[2:]]
     assert names[0] == 'full'
     assert set(names[1:]) <= {
@@ -88,6 +90,15 @@ def test_main_job_on_tiny_synthface(tmp_path):
     assert full[1] == '24'
     model_nme, baseline_nme = float(full[2]), float(full[3])
     assert 0 < model_nme < 1000 and 0 < baseline_nme < 1000
+    # the CPU config's confidence branch: its statistics on the 24 faces
+    confidence = [line for line in confidence_part.splitlines()
+                  if line.startswith('| ')]
+    cells = dict(zip([c.strip() for c in confidence[0].split('|')[1:-1]],
+                     [c.strip() for c in confidence[2].split('|')[1:-1]]))
+    assert cells['points'] == str(24 * 68)
+    assert -1 <= float(cells['Spearman(scale, error)']) <= 1
+    assert 0 <= float(cells['coverage 90 %']) <= 1
+    assert 0 <= float(cells['occlusion AUROC']) <= 1  # SynthFace labels
     image = cv2.imread(str(work_dir / 'predictions.png'))
     assert image is not None and image.shape == (512, 512, 3)
     with open(work_dir / 'nme_table.md') as f:
