@@ -87,3 +87,33 @@ def _keep_the_default_scope():
     if before is not None and before.instance_name in \
             DefaultScope._instance_dict:
         DefaultScope._instance_dict.move_to_end(before.instance_name)
+
+
+@pytest.fixture(scope='session')
+def tiny_model(tmp_path_factory):
+    """``(config, checkpoint)`` of a random-init RePFormer at 64x64 input,
+    d_model 32 (fast), 68 points (the demo and detector tests)."""
+    import torch
+    from mmengine.config import Config
+
+    from repformer_mmpose.apis import init_face_model
+    folder = tmp_path_factory.mktemp('tiny')
+    cfg = Config.fromfile(str(
+        REPO_ROOT / 'configs' / 'repformer' / 'synthface' /
+        'repformer_res18-d128_1xb16-6e_synthface-128x128.py'))
+    cfg.model.neck.update(embed_dims=32, num_heads=2, ffn_dims=64)
+    cfg.model.head.update(
+        embed_dims=32, num_heads=2, ffn_dims=64, predictor_dims=32,
+        initial_memory_size=(2, 2),
+        decoder=dict(type='DLRLabel', input_size=(64, 64)))
+    for transform in cfg.test_dataloader.dataset.pipeline:
+        if transform['type'] == 'TopdownAffine':
+            transform['input_size'] = (64, 64)
+    config = str(folder / 'tiny.py')
+    cfg.dump(config)
+    torch.manual_seed(0)
+    model = init_face_model(config)
+    checkpoint = str(folder / 'tiny.pth')
+    torch.save({'state_dict': model.state_dict(),
+                'meta': {'dataset_meta': model.dataset_meta}}, checkpoint)
+    return config, checkpoint

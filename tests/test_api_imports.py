@@ -15,7 +15,8 @@ from repformer_mmpose.apis import face_landmarks, inference, visualization
 APIS = Path(apis.__file__).parent
 PUBLIC = [
     'BoxSource', 'add_box_source_arguments', 'box_source_from_args',
-    'CascadeFaceDetector', 'MMDetFaceDetector', 'build_face_detector',
+    'BlazeFaceDetector', 'CascadeFaceDetector', 'MMDetFaceDetector',
+    'build_face_detector',
     'check_boxes', 'load_boxes_json', 'FaceLandmarkDetector',
     'FaceLandmarks', 'ImageReadError', 'faces_to_json', 'predict_landmarks',
     'read_image', 'CheckpointMismatchError', 'check_state_dict',

@@ -8,15 +8,13 @@ import sys
 import cv2
 import numpy as np
 import pytest
-import torch
 from mmengine.config import Config
 
-from repformer_mmpose.apis import CheckpointMismatchError, init_face_model
+from repformer_mmpose.apis import CheckpointMismatchError
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 CONFIG = osp.join(REPO, 'configs', 'repformer', 'synthface',
                   'repformer_res18-d128_1xb16-6e_synthface-128x128.py')
-SIZE = 64
 
 
 def load_demo(name):
@@ -25,30 +23,6 @@ def load_demo(name):
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
-
-
-@pytest.fixture(scope='module')
-def tiny_model(tmp_path_factory):
-    """``(config, checkpoint)`` of a random-init RePFormer at 64x64 input,
-    d_model 32 (fast), 68 points."""
-    folder = tmp_path_factory.mktemp('tiny')
-    cfg = Config.fromfile(CONFIG)
-    cfg.model.neck.update(embed_dims=32, num_heads=2, ffn_dims=64)
-    cfg.model.head.update(
-        embed_dims=32, num_heads=2, ffn_dims=64, predictor_dims=32,
-        initial_memory_size=(2, 2),
-        decoder=dict(type='DLRLabel', input_size=(SIZE, SIZE)))
-    for transform in cfg.test_dataloader.dataset.pipeline:
-        if transform['type'] == 'TopdownAffine':
-            transform['input_size'] = (SIZE, SIZE)
-    config = str(folder / 'tiny.py')
-    cfg.dump(config)
-    torch.manual_seed(0)
-    model = init_face_model(config)
-    checkpoint = str(folder / 'tiny.pth')
-    torch.save({'state_dict': model.state_dict(),
-                'meta': {'dataset_meta': model.dataset_meta}}, checkpoint)
-    return config, checkpoint
 
 
 def annotated_boxes(folder):
@@ -71,7 +45,8 @@ def test_image_demo_on_300w_photos_with_the_cascade(tmp_path, tiny_model,
     out_dir = tmp_path / 'out'
     config, checkpoint = tiny_model
     assert load_demo('image_demo').main(
-        [config, checkpoint, str(folder), '--out-dir', str(out_dir)]) == 0
+        [config, checkpoint, str(folder), '--out-dir', str(out_dir),
+         '--detector', 'haar']) == 0
     printed = capsys.readouterr().out
     for name, xywh in annotated_boxes(folder).items():
         stem = osp.splitext(name)[0]
@@ -82,7 +57,7 @@ def test_image_demo_on_300w_photos_with_the_cascade(tmp_path, tiny_model,
         result = json.loads((out_dir / f'{stem}.json').read_text())
         assert result['image'] == str(folder / name)
         assert (result['width'], result['height']) == image.shape[1::-1]
-        assert result['boxes_from'] == 'opencv-haar-cascade'
+        assert result['boxes_from'] == 'opencv-haar-cascade'  # --detector haar
         assert result['num_faces'] == len(result['faces']) >= 1
         face = result['faces'][0]  # the largest: the annotated face
         assert overlap(face['bbox'], xywh) > 0.5
@@ -129,7 +104,8 @@ def test_image_demo_reports_a_photo_without_face(tmp_path, tiny_model,
     config, checkpoint = tiny_model
     out_dir = tmp_path / 'out'
     assert load_demo('image_demo').main(
-        [config, checkpoint, path, '--out-dir', str(out_dir)]) == 0
+        [config, checkpoint, path, '--out-dir', str(out_dir),
+         '--detector', 'haar']) == 0
     assert f'{path}: no face found (opencv-haar-cascade)' in \
         capsys.readouterr().out
     result = json.loads((out_dir / 'wall.json').read_text())

