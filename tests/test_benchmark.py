@@ -88,6 +88,9 @@ def test_configs_follow_input_size_and_keypoints():
         'repformer_r50': dict(num_keypoints=19, initial_memory_size=(4, 4)),
         'repformer_r18_d128': dict(num_keypoints=19,
                                    initial_memory_size=(4, 4)),
+        # reads ResNet stages 1-3: its top memory is input / 16
+        'repformer_r18_d128_s4': dict(num_keypoints=19,
+                                      initial_memory_size=(8, 8)),
         'tdreg_r50': dict(num_joints=19),
         'hrnetv2_w18': dict(out_channels=19),
         'rtmpose_m': dict(out_channels=19, input_size=(128, 128),

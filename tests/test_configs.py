@@ -48,11 +48,19 @@ PAPER_IDS = [
     path.relative_to(CONFIG_ROOT).with_suffix('').as_posix()
     for path in PAPER_FILES
 ]
-# the 256 px refinement row is the 128 px model at the paper's input size
-INPUT_256_FILES = [p for p in CONFIG_FILES if p.parent.name == 'refinement']
+# refinement rows: the 128 px model at the paper's input size, and at
+# 128 px with memories one octave finer (strides 4/8/16)
+INPUT_256_FILES = [
+    p for p in CONFIG_FILES
+    if p.parent.name == 'refinement' and '256x256' in p.name
+]
+FINER_MEMORY_FILES = [
+    p for p in CONFIG_FILES
+    if p.parent.name == 'refinement' and '-s4' in p.name
+]
 CPU_FILES = [
     p for p in CONFIG_FILES if p not in PAPER_FILES + REFINE_FILES +
-    CUSTOM_FILES + INPUT_256_FILES
+    CUSTOM_FILES + INPUT_256_FILES + FINER_MEMORY_FILES
 ]
 CPU_IDS = [p.stem for p in CPU_FILES]
 ABLATION_FILES = [p for p in CONFIG_FILES if p.parent.name == 'ablation']
@@ -348,6 +356,31 @@ def test_256_config_is_the_300w_subset_config_at_the_paper_input():
             cpu.train_dataloader.dataset.ann_file)
 
 
+
+def test_finer_memory_config_reads_the_papers_memory_sizes_at_128():
+    """Strides 4/8/16 at 128 px give the PTH stages 8x8 / 16x16 / 32x32
+    memories (the paper's at 256 px); only the backbone levels and dropout
+    differ from the 128 px 300W-subset config."""
+    (path, ) = FINER_MEMORY_FILES
+    cfg = load_config(path)
+    cpu = load_config(path.parents[1] /
+                      'repformer_res18-d128_1xb16-15e_300w-subset-128x128.py')
+    model = _build_model(cfg).eval()
+    with torch.no_grad():
+        memories = model.neck(model.backbone(torch.zeros(1, 3, 128, 128)))
+    assert [tuple(m.shape[-2:]) for m in memories] == [(32, 32), (16, 16),
+                                                       (8, 8)]
+    assert len(model.backbone.res_layers) == 3  # stage 4 would feed nothing
+    assert tuple(cfg.model.head.initial_memory_size) == (8, 8)
+    assert cfg.model.neck.dropout == cfg.model.head.dropout == 0
+    for part in ('backbone', 'neck', 'head'):
+        for key in ('num_stages', 'strides', 'dilations', 'out_indices',
+                    'in_channels', 'in_indices', 'dropout',
+                    'initial_memory_size'):
+            cfg.model[part].pop(key, None)
+            cpu.model[part].pop(key, None)
+    assert cfg.to_dict() == cpu.to_dict()
+
 # MMPose's own face models, trained like RePFormer's 300W-subset config:
 # file -> (head type, model outputs for one 128x128 face)
 BASELINES = {
@@ -402,7 +435,10 @@ def test_ablation_switches_follow_the_name(path):
     use_pyramid, use_dlr = _expected_switches(path)
     assert (head.use_pyramid, head.use_dlr) == (use_pyramid, use_dlr)
     assert head.num_stages == 3
-    if use_pyramid:
+    if path in FINER_MEMORY_FILES:
+        # one octave finer: strides 16/8/4
+        assert tuple(neck.in_indices) == (0, 1, 2)
+    elif use_pyramid:
         # stage i reads v_{M-i+1}: strides 32/16/8
         assert tuple(neck.in_indices) == (1, 2, 3)
     else:

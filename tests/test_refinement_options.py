@@ -217,6 +217,48 @@ def test_bad_refinement_options_are_rejected(kwargs, message):
         make_head(**kwargs)
 
 
+def test_gelu_predictor_by_hand_and_a_dead_relu_one_has_no_gradient():
+    """Eq. 7's FFN ``W_2 act(W_1 e + b_1) + b_2``: with ReLU and every
+    pre-activation negative the residual is the constant ``b_2`` and no
+    gradient reaches the query (a dead predictor: its stage cannot
+    refine); GELU keeps a gradient."""
+    from repformer_mmpose.models.heads.landmark_predictors import \
+        CoordinatePredictor
+    query = torch.tensor([[[0.5, -1.0]]], requires_grad=True)
+    outputs = {}
+    for activation in ('relu', 'gelu'):
+        predictor = CoordinatePredictor(2, 2, activation=activation)
+        first, last = predictor.layers[0], predictor.layers[2]
+        with torch.no_grad():
+            first.weight.copy_(torch.tensor([[1., 0.], [0., 1.]]))
+            first.bias.fill_(-2.)  # pre-activations -1.5 and -3
+            last.weight.copy_(torch.tensor([[1., 2.], [3., 4.]]))
+            last.bias.copy_(torch.tensor([0.1, 0.2]))
+        output = predictor(query)
+        (grad, ) = torch.autograd.grad(output.sum(), query)
+        outputs[activation] = output.detach(), grad
+    relu_out, relu_grad = outputs['relu']
+    assert torch.equal(relu_out, torch.tensor([[[0.1, 0.2]]]))
+    assert torch.equal(relu_grad, torch.zeros_like(query))
+    gelu = [x * 0.5 * (1 + math.erf(x / math.sqrt(2))) for x in (-1.5, -3.)]
+    gelu_out, gelu_grad = outputs['gelu']
+    expected = [0.1 + gelu[0] + 2 * gelu[1], 0.2 + 3 * gelu[0] + 4 * gelu[1]]
+    assert gelu_out.flatten().tolist() == pytest.approx(expected, abs=1e-5)
+    assert gelu_grad.abs().min() > 0
+    with pytest.raises(ValueError, match='activation must be one of'):
+        CoordinatePredictor(2, 2, activation='tanh')
+
+
+def test_head_builds_gelu_predictors_for_every_stage():
+    head = make_head(predictor_activation='gelu')
+    assert all(isinstance(p.layers[1], torch.nn.GELU)
+               for p in head.coordinate_predictors)
+    assert all(isinstance(p.layers[1], torch.nn.ReLU)
+               for p in make_head().coordinate_predictors)  # the paper's
+    # same parameters: a ReLU checkpoint loads into a GELU head
+    head.load_state_dict(make_head().state_dict())
+
+
 def test_options_off_leave_the_paper_head_unchanged():
     """Parameters of the paper's head are the same (same seed) with any
     option on: the options' own modules are built last."""

@@ -63,24 +63,10 @@ model = dict(
         decoder=codec),
     test_cfg=dict(flip_test=False))  # as RePFormer's
 
-# RePFormer's training pipeline with MMPose's SimCC codec (an inherited
-# pipeline cannot change one step; tests/test_configs.py checks that the
-# baselines' pipelines differ from RePFormer's only in the codec).
-train_pipeline = [
-    dict(type='LoadFaceImage'),
-    dict(type='GetFaceBBoxCenterScale'),
-    dict(type='RandomFlip', direction='horizontal', prob=0.5),
-    dict(
-        type='RandomShiftRotate',
-        input_size=input_size,
-        max_shift_px=15,
-        shift_prob=0.5,
-        max_rotate_deg=30,
-        rotate_prob=0.5),
-    dict(type='TopdownAffine', input_size=input_size),
-    dict(type='RandomOcclusion', prob=0.5, max_size_ratio=0.4),
-    dict(type='RandomGaussianBlur', prob=0.3, max_sigma=2.5),
-    dict(type='RandomGrayscale', prob=0.2),
+# RePFormer's training augmentation, then MMPose's SimCC codec
+# (tests/test_configs.py checks that the baselines' pipelines differ from
+# RePFormer's only in the codec).
+train_pipeline = _base_.train_augmentation + [
     dict(type='GenerateTarget', encoder=codec),
     dict(type='PackPoseInputs')
 ]

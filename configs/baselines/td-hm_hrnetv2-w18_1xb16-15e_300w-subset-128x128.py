@@ -65,23 +65,8 @@ model = dict(
         decoder=codec),
     test_cfg=dict(flip_test=False))  # as RePFormer's
 
-# RePFormer's training pipeline with MMPose's heatmap codec (see the note
-# in rtmpose-m_1xb16-15e_300w-subset-128x128.py).
-train_pipeline = [
-    dict(type='LoadFaceImage'),
-    dict(type='GetFaceBBoxCenterScale'),
-    dict(type='RandomFlip', direction='horizontal', prob=0.5),
-    dict(
-        type='RandomShiftRotate',
-        input_size=input_size,
-        max_shift_px=15,
-        shift_prob=0.5,
-        max_rotate_deg=30,
-        rotate_prob=0.5),
-    dict(type='TopdownAffine', input_size=input_size),
-    dict(type='RandomOcclusion', prob=0.5, max_size_ratio=0.4),
-    dict(type='RandomGaussianBlur', prob=0.3, max_sigma=2.5),
-    dict(type='RandomGrayscale', prob=0.2),
+# RePFormer's training augmentation, then MMPose's heatmap codec.
+train_pipeline = _base_.train_augmentation + [
     dict(type='GenerateTarget', encoder=codec),
     dict(type='PackPoseInputs')
 ]

@@ -12,21 +12,7 @@ codec = dict(
     sigma=2,
     unbiased=True)
 model = dict(head=dict(decoder=codec))
-train_pipeline = [
-    dict(type='LoadFaceImage'),
-    dict(type='GetFaceBBoxCenterScale'),
-    dict(type='RandomFlip', direction='horizontal', prob=0.5),
-    dict(
-        type='RandomShiftRotate',
-        input_size=(128, 128),
-        max_shift_px=15,
-        shift_prob=0.5,
-        max_rotate_deg=30,
-        rotate_prob=0.5),
-    dict(type='TopdownAffine', input_size=(128, 128)),
-    dict(type='RandomOcclusion', prob=0.5, max_size_ratio=0.4),
-    dict(type='RandomGaussianBlur', prob=0.3, max_sigma=2.5),
-    dict(type='RandomGrayscale', prob=0.2),
+train_pipeline = _base_.train_augmentation + [
     dict(type='GenerateTarget', encoder=codec),
     dict(type='PackPoseInputs')
 ]

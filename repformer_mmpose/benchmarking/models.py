@@ -91,6 +91,13 @@ MODEL_SPECS = {
         'HRNetV2-W18 heatmap (MMPose)',
         'face_2d_keypoint/topdown_heatmap/300w/'
         'td-hm_hrnetv2-w18_8xb64-60e_300w-256x256.py', 'mmpose'),
+    # the same with memories one octave finer (ResNet stages 1-3) and no
+    # dropout; compare at --input-size 128
+    'repformer_r18_d128_s4': ModelSpec(
+        'RePFormer-R18-d128, strides 4/8/16, dropout 0',
+        'configs/repformer/300w/refinement/'
+        'repformer_res18-d128-s4-nodrop_1xb16-15e_300w-subset-128x128.py',
+        'repo'),
     'rtmpose_m': ModelSpec(
         'RTMPose-m (MMPose)',
         'face_2d_keypoint/rtmpose/wflw/rtmpose-m_8xb64-60e_wflw-256x256.py',
@@ -152,13 +159,17 @@ def model_config(name: str, input_size: int, num_keypoints: int):
     cfg.test_cfg = dict(flip_test=False)
     size = (input_size, input_size)
     head = cfg.head
+    configured_size = head.decoder.input_size[0]
     head.decoder.input_size = size
     if 'heatmap_size' in head.decoder:
         head.decoder.heatmap_size = (input_size // 4, input_size // 4)
     head_type = head.type
     if head_type == 'PTHHead':
         head.num_keypoints = num_keypoints
-        head.initial_memory_size = (input_size // 32, input_size // 32)
+        # the top memory keeps its stride (32, or 16 for the configs that
+        # read ResNet stages 1-3)
+        top_stride = configured_size // head.initial_memory_size[0]
+        head.initial_memory_size = (input_size // top_stride, ) * 2
         # the uncertainty branch's inter-ocular points are 300W's
         if head.get('uncertainty') and \
                 num_keypoints != NORM_INDICES_KEYPOINTS:

@@ -65,6 +65,7 @@ REFINEMENT_OPTIONS: dict[str, tuple[str, dict]] = {
                     dict(landmark_pos_encoding='learned')),
     'stopgrad': ('residual stop-gradient',
                  dict(residual_stop_gradient=True)),
+    'gelu': ('GELU residual predictors', dict(predictor_activation='gelu')),
     # a choice where the paper is silent (how L^0 is read from v_M)
     'pool-init': ('pooled L^0', dict(initial_predictor='pool')),
     # not a refinement option: the issue-15 confidence branch, listed here so
@@ -87,6 +88,7 @@ BEYOND_PAPER_DEFAULTS: dict[str, object] = dict(
     landmark_pos_min_period=1 / 32,
     residual_stop_gradient=False,
     landmark_noise_std=0.,
+    predictor_activation='relu',
     uncertainty=None,
 )
 

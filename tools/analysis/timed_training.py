@@ -1,7 +1,8 @@
 """Train a config for a wall-time budget, test it, print one Markdown table.
 
     python tools/analysis/timed_training.py CONFIG --seconds 300 \
-        [--amp bf16] [--workers 8] [--work-dir DIR] [--max-iters N]
+        [--amp bf16] [--workers 8] [--work-dir DIR] [--max-iters N] \
+        [--max-epochs N]
 
 Trains for as many whole epochs as fit in ``--seconds`` (at most the
 config's ``max_epochs``; :class:`~repformer_mmpose.engine.hooks.
@@ -44,6 +45,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         'when 0)')
     parser.add_argument('--max-iters', type=int, default=0,
                         help='train only this many iterations (dry run)')
+    parser.add_argument('--max-epochs', type=int, default=0,
+                        help="the most epochs the budget may give (default: "
+                        "the config's max_epochs); raise it to train a "
+                        'faster model for longer than its config')
     parser.add_argument('--seed', type=int, default=0)
     parser.add_argument('--work-dir', default='work_dirs/timed_training')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
@@ -66,6 +71,8 @@ def build_config(args: argparse.Namespace) -> Config:
         for loader in ('train_dataloader', 'test_dataloader'):
             cfg[loader].update(num_workers=args.workers,
                                persistent_workers=True, pin_memory=True)
+    if args.max_epochs:
+        set_epoch_cap(cfg, args.max_epochs)
     cfg.val_dataloader = cfg.val_cfg = cfg.val_evaluator = None
     cfg.train_cfg.val_interval = cfg.train_cfg.max_epochs + 1
     if args.max_iters:
@@ -77,6 +84,19 @@ def build_config(args: argparse.Namespace) -> Config:
         cfg.custom_hooks = list(cfg.get('custom_hooks', [])) + [
             dict(type='TimeBudgetHook', seconds=args.seconds)]
     return use_face_metric(cfg)
+
+
+def set_epoch_cap(cfg: Config, epochs: int) -> None:
+    """Set ``max_epochs``, with the epoch-based schedulers that ended at
+    the old last epoch (the budget hook then shortens them again)."""
+    old = cfg.train_cfg.max_epochs
+    cfg.train_cfg.max_epochs = epochs
+    for scheduler in cfg.get('param_scheduler') or []:
+        if not scheduler.get('by_epoch', True):
+            continue
+        for key in ('end', 'T_max'):
+            if scheduler.get(key) == old:
+                scheduler[key] = epochs
 
 
 def run(args: argparse.Namespace) -> str:

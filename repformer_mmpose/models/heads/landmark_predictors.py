@@ -57,6 +57,9 @@ class InitialLandmarkPredictor(nn.Module):
         return self.fc(features).view(-1, self.num_keypoints, 2).sigmoid()
 
 
+PREDICTOR_ACTIVATIONS = {'relu': nn.ReLU, 'gelu': nn.GELU}
+
+
 class CoordinatePredictor(nn.Module):
     """Two-layer FFN shared by all landmarks of a stage (Eq. 7).
 
@@ -71,14 +74,24 @@ class CoordinatePredictor(nn.Module):
         hidden_dims (int): Hidden channels.
         small_init (bool): Initialise the output layer with std 1e-3 and
             zero bias.
+        activation (str): ``'relu'`` (DETR's FFN; the paper names none) or
+            ``'gelu'``, beyond the paper: a ReLU unit that is negative for
+            every query passes no gradient and never recovers, and with
+            Adam at the CPU configs' lr 1e-3 whole predictors die (0 of 128
+            units ever active on the 300W common set), so that their stage
+            stops refining (docs/results.md, "Refinement").
     """
 
     def __init__(self, embed_dims: int, hidden_dims: int,
-                 small_init: bool = True) -> None:
+                 small_init: bool = True, activation: str = 'relu') -> None:
         super().__init__()
+        if activation not in PREDICTOR_ACTIVATIONS:
+            raise ValueError(
+                f'activation must be one of {sorted(PREDICTOR_ACTIVATIONS)}, '
+                f'got {activation!r}')
         self.layers = nn.Sequential(
-            nn.Linear(embed_dims, hidden_dims), nn.ReLU(inplace=True),
-            nn.Linear(hidden_dims, 2))
+            nn.Linear(embed_dims, hidden_dims),
+            PREDICTOR_ACTIVATIONS[activation](), nn.Linear(hidden_dims, 2))
         if small_init:
             nn.init.normal_(self.layers[-1].weight, std=1e-3)
             nn.init.zeros_(self.layers[-1].bias)

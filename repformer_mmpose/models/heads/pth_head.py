@@ -115,6 +115,10 @@ class PTHHead(BaseHead):
       U^i``, as DETR-family iterative refinement: the loss of ``L^i``
       trains stage ``i``'s residual, not the earlier sets through the sum
       (the aggregation path is ``detach_landmarks``'s, a separate switch).
+    - ``predictor_activation='gelu'``: the residual predictors of Eq. 7
+      with GELU instead of ReLU, whose units can all die in training
+      (:class:`CoordinatePredictor`); a dead predictor outputs a constant
+      residual and its stage stops refining.
     - ``landmark_noise_std`` (training only): every stage starts from
       ``L^{i-1} + n``, ``n ~ N(0, std^2)`` per coordinate (normalised
       units; one value or one per stage), so each stage learns to correct
@@ -136,6 +140,8 @@ class PTHHead(BaseHead):
         num_heads (int): Attention heads.
         ffn_dims (int): Hidden channels of each stage's FFN.
         predictor_dims (int): Hidden channels of the coordinate predictors.
+        predictor_activation (str): Their activation: ``'relu'`` (default)
+            or ``'gelu'`` (beyond the paper; see above).
         dropout (float): Dropout in the stages.
         tau (float | Sequence[float]): Temperature of Eq. 10, or one per
             stage.
@@ -183,6 +189,7 @@ class PTHHead(BaseHead):
                  num_heads: int = 8,
                  ffn_dims: int = 1024,
                  predictor_dims: int = 256,
+                 predictor_activation: str = 'relu',
                  dropout: float = 0.1,
                  tau: PerStage = 1000.,
                  use_pyramid: bool = True,
@@ -232,7 +239,8 @@ class PTHHead(BaseHead):
             PTHStage(embed_dims, num_heads, ffn_dims, dropout)
             for _ in range(num_stages))
         self.coordinate_predictors = nn.ModuleList(
-            CoordinatePredictor(embed_dims, predictor_dims, small_init=use_dlr)
+            CoordinatePredictor(embed_dims, predictor_dims, small_init=use_dlr,
+                                activation=predictor_activation)
             for _ in range(num_stages))
         self.initial_predictor = InitialLandmarkPredictor(
             embed_dims, num_keypoints, initial_predictor,
