@@ -54,10 +54,20 @@ INPUT_256_FILES = [
     p for p in CONFIG_FILES
     if p.parent.name == 'refinement' and '256x256' in p.name
 ]
+# file name part -> (neck.in_indices, memory sizes at 128 px, low to high)
+FINER_MEMORY = {
+    '-s4-nodrop_': ((0, 1, 2), [(32, 32), (16, 16), (8, 8)]),
+    '-dilated_': ((1, 2, 3), [(16, 16), (8, 8), (8, 8)]),
+}
 FINER_MEMORY_FILES = [
     p for p in CONFIG_FILES
-    if p.parent.name == 'refinement' and '-s4' in p.name
+    if p.parent.name == 'refinement' and '256x256' not in p.name
 ]
+
+
+def _finer_memory(path: Path) -> tuple:
+    (layout, ) = [v for k, v in FINER_MEMORY.items() if k in path.name]
+    return layout
 CPU_FILES = [
     p for p in CONFIG_FILES if p not in PAPER_FILES + REFINE_FILES +
     CUSTOM_FILES + INPUT_256_FILES + FINER_MEMORY_FILES
@@ -357,22 +367,27 @@ def test_256_config_is_the_300w_subset_config_at_the_paper_input():
 
 
 
-def test_finer_memory_config_reads_the_papers_memory_sizes_at_128():
-    """Strides 4/8/16 at 128 px give the PTH stages 8x8 / 16x16 / 32x32
-    memories (the paper's at 256 px); only the backbone levels and dropout
-    differ from the 128 px 300W-subset config."""
-    (path, ) = FINER_MEMORY_FILES
+@pytest.mark.parametrize('path', FINER_MEMORY_FILES,
+                         ids=[p.stem for p in FINER_MEMORY_FILES])
+def test_finer_memory_configs_read_finer_memories_at_128(path):
+    """At 128 px: ResNet stages 1-3 (strides 4/8/16) give the PTH stages
+    8x8 / 16x16 / 32x32 memories (the paper's at 256 px); a dilated stage 4
+    gives 8x8 / 8x8 / 16x16. Only the backbone levels (and dropout) differ
+    from the 128 px 300W-subset config."""
+    in_indices, sizes = _finer_memory(path)
+    assert len(FINER_MEMORY_FILES) == len(FINER_MEMORY)
     cfg = load_config(path)
     cpu = load_config(path.parents[1] /
                       'repformer_res18-d128_1xb16-15e_300w-subset-128x128.py')
     model = _build_model(cfg).eval()
     with torch.no_grad():
         memories = model.neck(model.backbone(torch.zeros(1, 3, 128, 128)))
-    assert [tuple(m.shape[-2:]) for m in memories] == [(32, 32), (16, 16),
-                                                       (8, 8)]
-    assert len(model.backbone.res_layers) == 3  # stage 4 would feed nothing
-    assert tuple(cfg.model.head.initial_memory_size) == (8, 8)
-    assert cfg.model.neck.dropout == cfg.model.head.dropout == 0
+    assert [tuple(m.shape[-2:]) for m in memories] == sizes
+    assert tuple(cfg.model.head.initial_memory_size) == sizes[-1]
+    if in_indices == (0, 1, 2):
+        # stage 4 would feed nothing; dropout off for the fused attention
+        assert len(model.backbone.res_layers) == 3
+        assert cfg.model.neck.dropout == cfg.model.head.dropout == 0
     for part in ('backbone', 'neck', 'head'):
         for key in ('num_stages', 'strides', 'dilations', 'out_indices',
                     'in_channels', 'in_indices', 'dropout',
@@ -436,8 +451,7 @@ def test_ablation_switches_follow_the_name(path):
     assert (head.use_pyramid, head.use_dlr) == (use_pyramid, use_dlr)
     assert head.num_stages == 3
     if path in FINER_MEMORY_FILES:
-        # one octave finer: strides 16/8/4
-        assert tuple(neck.in_indices) == (0, 1, 2)
+        assert tuple(neck.in_indices) == _finer_memory(path)[0]
     elif use_pyramid:
         # stage i reads v_{M-i+1}: strides 32/16/8
         assert tuple(neck.in_indices) == (1, 2, 3)

@@ -8,6 +8,7 @@ from test_head import NUM_KPTS, make_head, make_memories, make_samples
 
 from repformer_mmpose.evaluation.face_alignment import point_errors
 from repformer_mmpose.evaluation.refinement import (effective_cells,
+                                                    live_units,
                                                     normalised_to_input_nme,
                                                     shared_top_cell,
                                                     stage_gradients)
@@ -27,6 +28,23 @@ def test_shared_top_cell_by_hand():
     weights = torch.tensor([[[0.6, 0.4, 0.], [0.9, 0., 0.1],
                              [0.1, 0.2, 0.7]]])
     assert shared_top_cell(weights).tolist() == [[True, True, False]]
+
+
+def test_live_predictor_units_by_hand():
+    """A unit is live when its pre-activation is positive for at least
+    one landmark of the batch."""
+    head = make_head()
+    first = head.coordinate_predictors[1].layers[0]
+    with torch.no_grad():
+        first.weight.zero_()
+        first.weight[0, 0] = 1.  # unit 0 follows channel 0 of the query
+        first.bias.fill_(-1.)  # every other unit is dead
+        first.bias[0] = 0.
+    queries = torch.zeros(2, NUM_KPTS, first.in_features)
+    assert not live_units(head, 1, queries).any()
+    queries[1, 3, 0] = 0.5  # one landmark of one face wakes unit 0
+    live = live_units(head, 1, queries)
+    assert live.tolist() == [True] + [False] * (first.out_features - 1)
 
 
 def test_nme_in_the_input_frame_by_hand():
@@ -92,6 +110,8 @@ def test_tool_on_real_faces(tmp_path, repo_root, face300w_fixture, load_tool):
         'L^0 -> L^1', 'L^1 -> L^2', 'L^2 -> L^3']
     cells = [[c.strip() for c in row.split('|')[1:-1]] for row in rows]
     assert [c[1] for c in cells] == ['4x4', '8x8', '16x16']
+    live = [float(c[12]) for c in cells]  # % of predictor units
+    assert all(0 < value <= 100 for value in live)  # random init: alive
     nme_in = [float(c[3]) for c in cells]
     nme_out = [float(c[4]) for c in cells]
     assert nme_in[1:] == nme_out[:-1]

@@ -13,7 +13,11 @@ For each DLR stage ``i`` (reading memory ``v_{M-i+1}``), over a test set:
 - the gradient of the stage's loss w.r.t. ``L^{i-1}``, split into the part
   through the query (Eq. 9-10 and, where enabled, the landmark position
   encoding and the sub-cell offset) and the part through the residual sum
-  of Eq. 8.
+  of Eq. 8;
+- the share of the residual predictor's hidden units (Eq. 7) whose
+  pre-activation is positive for at least one landmark of the set: a ReLU
+  unit that never is passes nothing and learns nothing (dead), and a
+  predictor with no live unit outputs a constant residual.
 
 NME here is computed in the network's input frame (the top-down crop),
 normalised by the inter-ocular distance in that frame; the crop is a
@@ -47,6 +51,14 @@ def shared_top_cell(weights: Tensor) -> Tensor:
     return same.sum(-1) > 1
 
 
+def live_units(head, index: int, queries: Tensor) -> Tensor:
+    """``(hidden,)`` True where stage ``index``'s residual predictor has a
+    positive pre-activation for at least one of ``queries`` ``(B, N, C)``
+    (its input, the stage's output queries)."""
+    first_layer = head.coordinate_predictors[index].layers[0]
+    return (first_layer(queries) > 0).flatten(0, -2).any(0)
+
+
 def normalised_to_input_nme(landmarks: Tensor, labels: Tensor,
                             visible: Tensor,
                             eyes: Sequence[int]) -> np.ndarray:
@@ -73,6 +85,7 @@ class StageStatistics:
     shared: list = field(default_factory=list)
     grad_query: list = field(default_factory=list)
     grad_residual: list = field(default_factory=list)
+    live: Tensor | None = None  # (hidden,) ever-positive predictor units
 
     def summary(self) -> dict:
         errors_in = np.concatenate(self.errors_in)
@@ -95,7 +108,8 @@ class StageStatistics:
             grad_query=grad_query,
             grad_residual=grad_residual,
             grad_ratio=(grad_query / grad_residual
-                        if grad_residual > 0 else float('inf')))
+                        if grad_residual > 0 else float('inf')),
+            live_units=float(self.live.float().mean()))
 
 
 def stage_gradients(head, index: int, memory_map: Tensor, landmarks: Tensor,
@@ -157,6 +171,8 @@ def accumulate_batch(head, memories: Sequence[Tensor], labels: Tensor,
             shared_top_cell(aggregation).flatten().cpu().numpy())
         entry.grad_query.append(grad_query)
         entry.grad_residual.append(grad_residual)
+        live = live_units(head, index, new_queries)
+        entry.live = live if entry.live is None else entry.live | live
         landmarks, queries = refined, new_queries
 
 
@@ -174,8 +190,10 @@ TABLE_COLUMNS = (
     ('shared_top_cell', 'shared top cell (%)'),
     ('grad_query', 'gradient via query'),
     ('grad_residual', 'gradient via Eq. 8'),
-    ('grad_ratio', 'query / Eq. 8'))
-PERCENT = ('nme_in', 'nme_out', 'faces_improved', 'shared_top_cell')
+    ('grad_ratio', 'query / Eq. 8'),
+    ('live_units', 'live predictor units (%)'))
+PERCENT = ('nme_in', 'nme_out', 'faces_improved', 'shared_top_cell',
+           'live_units')
 
 
 def markdown_table(summaries: Sequence[dict]) -> str:

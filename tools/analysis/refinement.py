@@ -9,7 +9,8 @@ For every DLR stage ``L^{i-1} -> L^i`` on the config's test set (or
 improves, the effective number of memory cells in the Eq. 10 weights, the
 share of landmarks whose top cell is shared with another landmark, and the
 gradient of the stage's loss w.r.t. ``L^{i-1}`` through the query versus
-through Eq. 8's residual sum (see
+through Eq. 8's residual sum, and the share of live (ever active) units
+in the stage's residual predictor (see
 :mod:`repformer_mmpose.evaluation.refinement`). Prints a Markdown table.
 """
 from __future__ import annotations
