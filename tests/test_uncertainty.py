@@ -17,6 +17,20 @@ from repformer_mmpose.models.heads.uncertainty import (
 UNCERTAINTY = dict(distribution='laplace', norm_indices=(0, 4))
 
 
+def _faces_with_scales(occluded=None) -> list:
+    """Three 2-point faces (inter-ocular 10): point 0 is off by 3, 6, 9
+    with those scales, point 1 off by 1 with scale 1."""
+    faces = []
+    for i in range(3):
+        gt = np.zeros((2, 2))
+        pred = gt + [[3. * (i + 1), 0.], [0., 1.]]
+        faces.append(FaceResult(f'f{i}.png', pred, gt, np.ones(2), 10.,
+                                'inter-ocular 0/1',
+                                scales=np.array([3. * (i + 1), 1.]),
+                                occluded=occluded))
+    return faces
+
+
 def test_nll_by_hand():
     landmarks = torch.tensor([[[0.1, 0.2], [0.5, 0.5]]])
     targets = torch.tensor([[[0.13, 0.24], [0.5, 0.5]]])  # errors .05, 0
@@ -137,14 +151,7 @@ def test_evaluate_uncertainty_by_hand():
 
 
 def test_face_evaluation_reports_uncertainty_in_normalised_units():
-    faces = []
-    for i in range(3):
-        gt = np.zeros((2, 2))
-        pred = gt + [[3. * (i + 1), 0.], [0., 1.]]
-        faces.append(FaceResult(f'f{i}.png', pred, gt, np.ones(2), 10.,
-                                'inter-ocular 0/1',
-                                scales=np.array([3. * (i + 1), 1.])))
-    evaluation = evaluate_faces(faces)
+    evaluation = evaluate_faces(_faces_with_scales())
     metrics = evaluation.metrics()
     assert metrics['Unc/Spearman'] == pytest.approx(1.)
     assert 'Unc/occlusion_AUROC' not in metrics
@@ -237,15 +244,8 @@ def test_report_has_a_confidence_table():
     a model with scales, and nothing for one without."""
     from repformer_mmpose.evaluation.report import (ModelResult,
                                                     confidence_table)
-    faces = []
-    for i in range(3):
-        gt = np.zeros((2, 2))
-        pred = gt + [[3. * (i + 1), 0.], [0., 1.]]
-        faces.append(FaceResult(f'f{i}.png', pred, gt, np.ones(2), 10.,
-                                'inter-ocular 0/1',
-                                scales=np.array([3. * (i + 1), 1.]),
-                                occluded=np.array([1., 0.])))
-    scored = ModelResult('with scales', 'toy', evaluate_faces(faces))
+    scored = ModelResult('with scales', 'toy', evaluate_faces(
+        _faces_with_scales(occluded=np.array([1., 0.]))))
     plain = ModelResult('without', 'toy', evaluate_faces([
         FaceResult('g.png', np.ones((2, 2)), np.zeros((2, 2)), np.ones(2),
                    10., 'inter-ocular 0/1')]))
