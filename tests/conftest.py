@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import importlib.util
+import itertools
 import os
 from pathlib import Path
 from types import ModuleType
@@ -17,6 +18,37 @@ FIXTURE_ROOT = Path(
                    REPO_ROOT.parent / 'shared' / 'data' / 'mmpose-fixtures'))
 # CI sets this: there, missing data is a failure, not a skip.
 REQUIRE_DATA_ENV = 'REPFORMER_REQUIRE_DATA'
+
+
+_TOY_RUNS = itertools.count()
+
+
+def toy_runner(work_dir: Path, model, dataset, *, train_cfg: dict,
+               checkpoint, custom_hooks: list, resume: bool = False,
+               workers: int = 0, persistent: bool = False):
+    """An mmengine ``Runner`` around a toy ``model`` and ``dataset`` (SGD
+    0.1, batch 2, shuffled, seed 0) with the given checkpoint hook and
+    custom hooks: the engine tests' runner, seconds on one CPU thread."""
+    from mmengine.runner import Runner
+
+    # unique: mmengine's loggers and visualisers are global by name
+    name = f'toy_{os.getpid()}_{next(_TOY_RUNS)}'
+    return Runner(
+        model=model,
+        work_dir=str(work_dir),
+        experiment_name=name,
+        visualizer=dict(type='Visualizer', name=name),
+        train_dataloader=dict(
+            dataset=dataset,
+            sampler=dict(type='DefaultSampler', shuffle=True),
+            batch_size=2, num_workers=workers,
+            persistent_workers=persistent),
+        optim_wrapper=dict(optimizer=dict(type='SGD', lr=0.1)),
+        train_cfg=train_cfg,
+        default_hooks=dict(checkpoint=checkpoint),
+        custom_hooks=custom_hooks,
+        randomness=dict(seed=0),
+        resume=resume)
 
 
 def missing_data(reason: str) -> None:

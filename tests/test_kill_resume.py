@@ -61,6 +61,8 @@ from repformer_mmpose.datasets.synthface import generate_synthface
 from repformer_mmpose.engine import (AtomicLocalBackend, EpochSeedHook,
                                      SafeCheckpointHook, load_checkpoint_file)
 
+from conftest import toy_runner
+
 REPO = Path(__file__).resolve().parents[1]
 EPOCHS, ITERS_PER_EPOCH = 4, 4
 KILL_EPOCH, KILL_BATCH = 3, 2  # 1-based: the 2nd iteration of epoch 3
@@ -363,31 +365,16 @@ class _Toy(BaseModel):
         return dict(loss=(self.linear(x * kept)**2).mean())
 
 
-_RUNS = iter(range(10**6))
-
-
 def _toy_runner(work_dir: Path, epochs: int, *, workers: int = 0,
                 persistent: bool = False, seed_hook: bool = True,
                 checkpoint=None, resume: bool = False) -> Runner:
-    name = f'toy_{os.getpid()}_{next(_RUNS)}'
     torch.manual_seed(0)  # the same initial weights in every run
-    return Runner(
-        model=_Toy(),
-        work_dir=str(work_dir),
-        experiment_name=name,
-        visualizer=dict(type='Visualizer', name=name),
-        train_dataloader=dict(
-            dataset=_Draws(),
-            sampler=dict(type='DefaultSampler', shuffle=True),
-            batch_size=2, num_workers=workers,
-            persistent_workers=persistent),
-        optim_wrapper=dict(optimizer=dict(type='SGD', lr=0.1)),
+    return toy_runner(
+        work_dir, _Toy(), _Draws(),
         train_cfg=dict(by_epoch=True, max_epochs=epochs),
-        default_hooks=dict(checkpoint=checkpoint or dict(
-            type='CheckpointHook', interval=1)),
+        checkpoint=checkpoint or dict(type='CheckpointHook', interval=1),
         custom_hooks=[EpochSeedHook()] if seed_hook else [],
-        randomness=dict(seed=0),
-        resume=resume)
+        resume=resume, workers=workers, persistent=persistent)
 
 
 def test_rotation_keeps_the_last_checkpoint_when_the_save_fails(

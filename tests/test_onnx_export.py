@@ -214,18 +214,36 @@ def test_dynamo_exporter_also_matches(tiny, tmp_path):
                if op.domain in ('', 'ai.onnx')) == 18
 
 
-def test_onnx_outputs_scores_of_the_uncertainty_branch(tiny, tmp_path):
-    """With the uncertainty branch the graph also outputs the confidence
-    and the scales, equal to PyTorch's and to predict()'s scores."""
-    config, _, _ = tiny
+def uncertain_model(config: str) -> tuple[LandmarkModel, torch.nn.Module]:
+    """The tiny model with the uncertainty branch, whose scales vary
+    around 0.005 of the crop, and its estimator."""
     torch.manual_seed(0)
     estimator = init_face_model(config, cfg_options=dict(model=dict(
         head=dict(uncertainty=dict(norm_indices=(36, 45))))))
-    with torch.no_grad():  # scales that vary around 0.005 (of the crop)
+    with torch.no_grad():
         for predictor in estimator.head.uncertainty.scale_predictors:
             torch.nn.init.normal_(predictor.layers[-1].weight, std=0.05)
             predictor.layers[-1].bias.fill_(-5.3)
-    model = LandmarkModel(estimator).eval()
+    return LandmarkModel(estimator).eval(), estimator
+
+
+def test_dynamo_exporter_with_the_uncertainty_branch(tiny, tmp_path):
+    """The dynamo exporter's constant folding once failed on this graph
+    (two initialisers named ``mean``: the pixel-mean buffer and the folded
+    mean of the crop size); scores and scales match PyTorch."""
+    pytest.importorskip('onnxscript')
+    model, _ = uncertain_model(tiny[0])
+    onnx_file = export_onnx(model, str(tmp_path / 'dynamo_scores.onnx'),
+                            opset=18, dynamo=True)
+    assert [o.name for o in onnx.load(onnx_file).graph.output] == [
+        'landmarks', 'scores', 'scales']
+    assert check_onnx_parity(model, onnx_file, batch_sizes=(1, 3)) <= 1e-4
+
+
+def test_onnx_outputs_scores_of_the_uncertainty_branch(tiny, tmp_path):
+    """With the uncertainty branch the graph also outputs the confidence
+    and the scales, equal to PyTorch's and to predict()'s scores."""
+    model, estimator = uncertain_model(tiny[0])
     assert model.output_names == ('landmarks', 'scores', 'scales')
     onnx_file = export_onnx(model, str(tmp_path / 'scores.onnx'))
     assert [o.name for o in onnx.load(onnx_file).graph.output] == [

@@ -42,6 +42,8 @@ from mmengine.runner import Runner
 from repformer_mmpose.engine import (AtomicLocalBackend, CheckpointGuardHook,
                                      EpochSeedHook, SafeCheckpointHook)
 
+from conftest import toy_runner
+
 REPO = Path(__file__).resolve().parents[1]
 CUSTOM2COCO = REPO / 'tools' / 'dataset_converters' / 'custom2coco.py'
 
@@ -70,35 +72,22 @@ class _Toy(BaseModel):
                     .pow(2).mean())
 
 
-_RUNS = iter(range(10**6))
-
-
 def _runner(work_dir: Path, epochs: int, *, resume: bool = False,
             checkpoint: CheckpointHook | None = None,
             iters: int | None = None) -> Runner:
     """``epochs`` epochs, or ``iters`` iterations (an iteration-based
     loop, a checkpoint every 2)."""
-    name = f'files_{os.getpid()}_{next(_RUNS)}'
     torch.manual_seed(0)
     by_epoch = iters is None
     if checkpoint is None:
         checkpoint = SafeCheckpointHook(interval=1 if by_epoch else 2,
                                         by_epoch=by_epoch, max_keep_ckpts=1)
-    return Runner(
-        model=_Toy(),
-        work_dir=str(work_dir),
-        experiment_name=name,
-        visualizer=dict(type='Visualizer', name=name),
-        train_dataloader=dict(
-            dataset=_Numbers(),
-            sampler=dict(type='DefaultSampler', shuffle=True),
-            batch_size=2, num_workers=0),
-        optim_wrapper=dict(optimizer=dict(type='SGD', lr=0.1)),
+    return toy_runner(
+        work_dir, _Toy(), _Numbers(),
         train_cfg=dict(by_epoch=True, max_epochs=epochs) if by_epoch else
         dict(by_epoch=False, max_iters=iters),
-        default_hooks=dict(checkpoint=checkpoint),
+        checkpoint=checkpoint,
         custom_hooks=[CheckpointGuardHook(), EpochSeedHook()],
-        randomness=dict(seed=0),
         resume=resume)
 
 

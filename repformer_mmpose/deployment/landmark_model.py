@@ -69,9 +69,9 @@ class LandmarkModel(nn.Module):
         self.register_buffer('channel_order', torch.tensor([2, 1, 0]),
                              persistent=False)
         if self.scale_values:
-            self.register_buffer('mean', preprocessor.mean.clone(),
+            self.register_buffer('pixel_mean', preprocessor.mean.clone(),
                                  persistent=False)
-            self.register_buffer('std', preprocessor.std.clone(),
+            self.register_buffer('pixel_std', preprocessor.std.clone(),
                                  persistent=False)
 
     def forward(self, images: Tensor) -> Tensor | tuple[Tensor, ...]:
@@ -80,7 +80,7 @@ class LandmarkModel(nn.Module):
         if self.swap_channels:
             images = images.index_select(1, self.channel_order)
         if self.scale_values:
-            images = (images - self.mean) / self.std
+            images = (images - self.pixel_mean) / self.pixel_std
         features = self.estimator.extract_feat(images)
         landmark_sets, stage_queries = \
             self.estimator.head.forward_with_queries(features)
