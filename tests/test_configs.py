@@ -63,11 +63,6 @@ FINER_MEMORY_FILES = [
     p for p in CONFIG_FILES
     if p.parent.name == 'refinement' and '256x256' not in p.name
 ]
-
-
-def _finer_memory(path: Path) -> tuple:
-    (layout, ) = [v for k, v in FINER_MEMORY.items() if k in path.name]
-    return layout
 CPU_FILES = [
     p for p in CONFIG_FILES if p not in PAPER_FILES + REFINE_FILES +
     CUSTOM_FILES + INPUT_256_FILES + FINER_MEMORY_FILES
@@ -365,6 +360,11 @@ def test_256_config_is_the_300w_subset_config_at_the_paper_input():
     assert (cfg.train_dataloader.dataset.ann_file ==
             cpu.train_dataloader.dataset.ann_file)
 
+
+def _finer_memory(path: Path) -> tuple:
+    """``(neck.in_indices, memory sizes)`` of a finer-memory config."""
+    (layout, ) = [v for k, v in FINER_MEMORY.items() if k in path.name]
+    return layout
 
 
 @pytest.mark.parametrize('path', FINER_MEMORY_FILES,
