@@ -214,16 +214,24 @@ def test_dynamo_exporter_also_matches(tiny, tmp_path):
                if op.domain in ('', 'ai.onnx')) == 18
 
 
-def uncertain_model(config: str) -> tuple[LandmarkModel, torch.nn.Module]:
+def uncertain_model(config: str, occlusion_weight: float = 0.
+                    ) -> tuple[LandmarkModel, torch.nn.Module]:
     """The tiny model with the uncertainty branch, whose scales vary
-    around 0.005 of the crop, and its estimator."""
+    around 0.005 of the crop (and, with ``occlusion_weight``, whose
+    visibility varies around 0.5), and its estimator."""
     torch.manual_seed(0)
     estimator = init_face_model(config, cfg_options=dict(model=dict(
-        head=dict(uncertainty=dict(norm_indices=(36, 45))))))
+        head=dict(uncertainty=dict(norm_indices=(36, 45),
+                                   occlusion_weight=occlusion_weight)))))
+    branch = estimator.head.uncertainty
     with torch.no_grad():
-        for predictor in estimator.head.uncertainty.scale_predictors:
+        for predictor in branch.scale_predictors:
             torch.nn.init.normal_(predictor.layers[-1].weight, std=0.05)
             predictor.layers[-1].bias.fill_(-5.3)
+        if branch.occlusion_predictor is not None:
+            torch.nn.init.normal_(
+                branch.occlusion_predictor.layers[-1].weight, std=0.05)
+            branch.occlusion_predictor.layers[-1].bias.zero_()
     return LandmarkModel(estimator).eval(), estimator
 
 
@@ -240,10 +248,13 @@ def test_dynamo_exporter_with_the_uncertainty_branch(tiny, tmp_path):
     assert check_onnx_parity(model, onnx_file, batch_sizes=(1, 3)) <= 1e-4
 
 
-def test_onnx_outputs_scores_of_the_uncertainty_branch(tiny, tmp_path):
+@pytest.mark.parametrize('occlusion_weight', [0., 1.])
+def test_onnx_outputs_scores_of_the_uncertainty_branch(tiny, tmp_path,
+                                                       occlusion_weight):
     """With the uncertainty branch the graph also outputs the confidence
-    and the scales, equal to PyTorch's and to predict()'s scores."""
-    model, estimator = uncertain_model(tiny[0])
+    and the scales, equal to PyTorch's and to predict()'s scores (with the
+    occlusion predictor too: the scores include the visibility)."""
+    model, estimator = uncertain_model(tiny[0], occlusion_weight)
     assert model.output_names == ('landmarks', 'scores', 'scales')
     onnx_file = export_onnx(model, str(tmp_path / 'scores.onnx'))
     assert [o.name for o in onnx.load(onnx_file).graph.output] == [

@@ -10,9 +10,11 @@ from test_head import NUM_KPTS, make_head, make_memories, make_samples
 from repformer_mmpose.evaluation.face_results import (FaceResult,
                                                       evaluate_faces)
 from repformer_mmpose.evaluation.uncertainty_metrics import (
-    auroc, evaluate_uncertainty, sparsification_curve)
+    auroc, evaluate_uncertainty, nme_drop, promised_drop, reference_rankings,
+    sparsification_curve)
 from repformer_mmpose.models.heads.uncertainty import (
-    interval_radius, negative_log_likelihood, probability_within)
+    interval_radius, negative_log_likelihood, occlusion_labels,
+    probability_within)
 
 UNCERTAINTY = dict(distribution='laplace', norm_indices=(0, 4))
 
@@ -85,6 +87,35 @@ def test_branch_trains_only_itself_and_leaves_coordinates_alone():
     assert output.weight.grad.abs().sum() > 0 and output.bias.grad != 0
 
 
+def test_query_gradient_passes_its_share_of_the_nll_into_the_stages():
+    """``query_gradient`` g: the stage parameters get exactly g times the
+    NLL gradient of the undetached branch (``g = 1``), and so does L^0's
+    predictor, which reaches the NLL only through the queries (the
+    coordinates in the NLL are detached)."""
+    memories, samples = make_memories(), make_samples()
+
+    def nll_gradient(share: float) -> tuple:
+        torch.manual_seed(0)
+        head = make_head(uncertainty=dict(UNCERTAINTY,
+                                          query_gradient=share))
+        with torch.no_grad():  # a scale that depends on the query
+            for predictor in head.uncertainty.scale_predictors:
+                torch.nn.init.normal_(predictor.layers[-1].weight, std=0.1)
+        losses = head.loss(memories, samples)
+        sum(v for k, v in losses.items() if 'nll' in k).backward()
+        stage = next(head.stages.parameters()).grad
+        return stage, head.initial_predictor.fc.weight.grad
+
+    full, full_initial = nll_gradient(1.)
+    quarter, quarter_initial = nll_gradient(0.25)
+    assert full.abs().sum() > 0
+    assert torch.allclose(quarter, 0.25 * full, atol=1e-7)
+    assert torch.allclose(quarter_initial, 0.25 * full_initial, atol=1e-6)
+    assert nll_gradient(0.)[0] is None
+    with pytest.raises(ValueError, match='query_gradient must be in'):
+        make_head(uncertainty=dict(UNCERTAINTY, query_gradient=1.5))
+
+
 def test_predict_scores_are_the_documented_confidence():
     head = make_head(uncertainty=UNCERTAINTY).eval()
     with torch.no_grad():
@@ -106,12 +137,70 @@ def test_predict_scores_are_the_documented_confidence():
     assert np.all(plain[0].keypoint_scores == 1)
 
 
+def test_occlusion_labels_follow_the_flip():
+    """Labels come from ``raw_ann_info``; a flipped sample's are reordered
+    by ``flip_indices`` like its keypoints; unknown ones are NaN."""
+    samples = make_samples(batch=3)
+    occluded = [1, 1, 0, 0, 0]
+    samples[0].set_metainfo(dict(raw_ann_info=dict(
+        keypoints_occluded=occluded), flip=False))
+    samples[1].set_metainfo(dict(raw_ann_info=dict(
+        keypoints_occluded=occluded), flip=True))  # flip_indices 4..0
+    labels = occlusion_labels(samples, NUM_KPTS)
+    assert labels[0].tolist() == occluded
+    assert labels[1].tolist() == [0, 0, 0, 1, 1]
+    assert labels[2].isnan().all()
+    samples[2].set_metainfo(dict(raw_ann_info=dict(
+        keypoints_occluded=[1, 0])))
+    with pytest.raises(ValueError, match='keypoints_occluded has 2 values '
+                       'for 5 keypoints'):
+        occlusion_labels(samples, NUM_KPTS)
+
+
+def test_occlusion_loss_and_visibility_by_hand():
+    """Occlusion logit c everywhere: the loss is the mean BCE over the
+    labelled, scored points; the score is P(within) times sigmoid(-c)."""
+    head = make_head(uncertainty=dict(UNCERTAINTY, occlusion_weight=2.))
+    logit = 0.5
+    with torch.no_grad():
+        head.uncertainty.occlusion_predictor.layers[-1].bias.fill_(logit)
+        head.uncertainty.scale_predictors[-1].layers[-1].bias.fill_(
+            math.log(0.01))
+    memories, samples = make_memories(), make_samples()
+    # face 0: points 0, 1 occluded; face 1: no labels; point 2 weight 0
+    samples[0].set_metainfo(dict(raw_ann_info=dict(
+        keypoints_occluded=[1, 1, 1, 0, 0])))
+    losses = head.loss(memories, samples)
+    p = 1 / (1 + math.exp(-logit))  # P(occluded)
+    # labelled and scored: points 0, 1 (occluded), 3, 4 (visible)
+    expected = 2. * -(2 * math.log(p) + 2 * math.log(1 - p)) / 4
+    assert losses['loss_occlusion'].item() == pytest.approx(expected)
+    losses['loss_occlusion'].backward()
+    assert head.uncertainty.occlusion_predictor.layers[-1].bias.grad != 0
+    assert all(p.grad is None for p in head.stages.parameters())
+    head.eval()
+    with torch.no_grad():
+        preds = head.predict(memories, samples, {})
+        landmarks = head(memories)[-1]
+    d = float((landmarks[0, 0] - landmarks[0, 4]).norm())
+    ratio = 0.05 * d / 0.01
+    within = 1 - (1 + ratio) * math.exp(-ratio)
+    assert np.allclose(preds[0].keypoint_visibility, 1 - p, atol=1e-6)
+    assert np.allclose(preds[0].keypoint_scores, within * (1 - p),
+                       atol=1e-5)
+    # no label in the batch: the loss is 0 and trains nothing
+    unlabelled = head.train().loss(memories, make_samples())
+    assert float(unlabelled['loss_occlusion']) == 0
+
+
 def test_uncertainty_options_are_checked():
     with pytest.raises(ValueError, match='distribution must be one of'):
         make_head(uncertainty=dict(distribution='cauchy'))
     with pytest.raises(ValueError, match='needs use_dlr=True'):
         make_head(uncertainty=UNCERTAINTY, use_dlr=False,
                   use_pyramid=False)
+    with pytest.raises(ValueError, match='occlusion_weight must be >= 0'):
+        make_head(uncertainty=dict(UNCERTAINTY, occlusion_weight=-1))
 
 
 def test_auroc_by_hand():
@@ -133,6 +222,53 @@ def test_sparsification_by_hand():
     assert np.allclose(inverse, [1., 7 / 6, 1.5, 2.])
 
 
+def test_drop_references_by_hand():
+    """Two faces of two points, errors 1, 3 and 2, 6 (mean 3)."""
+    errors = np.array([[1., 3.], [2., 6.]])
+    rankings = reference_rankings(errors)
+    assert np.allclose(rankings['landmark prior'], [[1.5, 4.5], [1.5, 4.5]])
+    assert np.allclose(rankings['face NME'], [[2., 2.], [4., 4.]])
+    assert np.allclose(rankings['face NME x landmark prior'],
+                       [[3., 9.], [6., 18.]])
+    # dropping a quarter: the 6 goes (mean 2 of 3) with the oracle, the 1
+    # with the reversed order (mean 11/3)
+    assert nme_drop(rankings['oracle'], errors, 0.25) == pytest.approx(1 / 3)
+    assert nme_drop(-errors, errors, 0.25) == pytest.approx(-2 / 9)
+    # scales 1, 1, 1, 5 promise expected errors in the same ratio: without
+    # the 5 the mean falls from 2 to 1
+    assert promised_drop(np.array([1., 1., 1., 5.]), 0.25) == \
+        pytest.approx(0.5)
+
+
+def test_confidence_bounds_tool_reads_a_dump(tmp_path):
+    """The analysis tool's table on two faces written as a dump."""
+    import pickle
+    import sys
+    sys.path.insert(0, 'tools/analysis')
+    from confidence_bounds import bounds_table, errors_and_scales
+    samples = []
+    for i, (offset, scale) in enumerate([(1., 1.), (4., 2.)]):
+        gt = np.array([[0., 0.], [10., 0.], [5., 5.]])
+        pred = gt + [[0., offset], [0., 0.], [0., 0.]]
+        samples.append(dict(
+            img_path=f'f{i}.png',
+            gt_instances=dict(keypoints=gt[None]),
+            pred_instances=dict(keypoints=pred[None],
+                                keypoint_scales=np.full((1, 3), scale))))
+    path = tmp_path / 'predictions.pkl'
+    path.write_bytes(pickle.dumps(samples))
+    from repformer_mmpose.evaluation.report import load_dump
+    errors, scales = errors_and_scales(load_dump(str(path)), (0, 1))
+    assert np.allclose(errors, [[.1, 0, 0], [.4, 0, 0]])
+    assert np.allclose(scales, [[.1] * 3, [.2] * 3])
+    rows = {name: (rho, drop) for name, rho, drop in
+            bounds_table(errors, scales, fraction=1 / 6)}
+    # dropping the worst point (0.4) leaves 0.1 / 5 of the mean 0.5 / 6
+    assert rows['oracle (knows the test errors)'][1] == pytest.approx(0.76)
+    assert rows['predicted scale, were the errors as predicted'][1] == \
+        pytest.approx(1 - 0.7 / 5 / 0.15)
+
+
 def test_evaluate_uncertainty_by_hand():
     errors = np.array([[0.01, 0.02, np.nan], [0.04, 0.08, 0.02]])
     scales = np.array([[0.005, 0.01, 1.], [0.02, 0.04, 0.01]])
@@ -146,6 +282,12 @@ def test_evaluate_uncertainty_by_hand():
     assert result.coverage == {0.5: 0., 0.9: 1.}
     # occluded and scored: the 0.04 point; visible 0.005 0.01 0.02 0.01
     assert result.occlusion_auroc[''] == 1.
+    # with scores, they rank: the occluded point's 0.75 is below the
+    # visible 0.9 and 0.8, above 0.7 and 0.6
+    confidence = np.array([[0.9, 0.8, 0.1], [0.7, 0.75, 0.6]])
+    assert evaluate_uncertainty(
+        errors, scales, 'laplace', occluded,
+        confidence=confidence).occlusion_auroc[''] == 0.5
     assert result.metrics()['Unc/NMEdrop@10%'] == pytest.approx(
         1 - np.interp(0.1, result.fractions, result.sparsification))
 
@@ -159,8 +301,9 @@ def test_face_evaluation_reports_uncertainty_in_normalised_units():
 
 
 def test_api_and_drawing_carry_the_confidence(face300w_fixture):
-    """predict_landmarks returns the branch's scores and scales; the JSON
-    has them; low-confidence points get a grey ring in the drawing."""
+    """predict_landmarks returns the branch's scores, scales and
+    visibility; the JSON has them; low-confidence points get a grey ring
+    in the drawing."""
     import json
 
     from repformer_mmpose.apis import (draw_faces, init_face_model,
@@ -170,11 +313,13 @@ def test_api_and_drawing_carry_the_confidence(face300w_fixture):
               'repformer_res18-d128_1xb16-15e_300w-subset-128x128.py')
     torch.manual_seed(0)
     model = init_face_model(config, cfg_options=dict(model=dict(head=dict(
-        uncertainty=dict(norm_indices=(36, 45))))))
+        uncertainty=dict(norm_indices=(36, 45), occlusion_weight=1.)))))
     with torch.no_grad():  # scales spread around 1 % of the crop
         layer = model.head.uncertainty.scale_predictors[-1].layers[-1]
         torch.nn.init.normal_(layer.weight, std=0.2)
         layer.bias.fill_(math.log(0.01))
+        # visibility 0.5 everywhere
+        model.head.uncertainty.occlusion_predictor.layers[-1].bias.zero_()
     with open(face300w_fixture / 'test_300w.json') as f:
         coco = json.load(f)
     ann, image = coco['annotations'][0], coco['images'][0]
@@ -184,8 +329,11 @@ def test_api_and_drawing_carry_the_confidence(face300w_fixture):
     assert face.keypoint_scales.shape == (68, ) and \
         (face.keypoint_scales > 0).all()
     assert 0 < face.keypoint_scores.min() < face.keypoint_scores.max() < 1
+    assert np.allclose(face.keypoint_visibility, 0.5)
+    assert face.keypoint_scores.max() < 0.5  # P(within) times 0.5
     record = face.to_dict()
     assert len(record['keypoint_scales']) == 68
+    assert record['keypoint_visibility'] == [0.5] * 68
     threshold = float(np.median(face.keypoint_scores))
     import cv2
     picture = cv2.imread(path)

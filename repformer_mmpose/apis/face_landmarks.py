@@ -22,11 +22,14 @@ class FaceLandmarks:
             pixel centres at integer coordinates).
         keypoint_scores (np.ndarray): ``(K,)``: each point's confidence
             with the head's uncertainty branch (the probability that its
-            error is below 5 % of the inter-ocular distance, see
-            ``PTHHead``'s ``uncertainty``); without it all are 1
-            (coordinates only).
+            error is below 5 % of the inter-ocular distance, times its
+            visibility with the occlusion predictor, see ``PTHHead``'s
+            ``uncertainty``); without it all are 1 (coordinates only).
         keypoint_scales (np.ndarray, optional): ``(K,)`` predicted error
             scale of each point in image pixels (uncertainty branch only).
+        keypoint_visibility (np.ndarray, optional): ``(K,)`` predicted
+            probability that each point is not occluded (the branch's
+            occlusion predictor only).
     """
 
     bbox: np.ndarray
@@ -34,10 +37,12 @@ class FaceLandmarks:
     keypoints: np.ndarray
     keypoint_scores: np.ndarray
     keypoint_scales: np.ndarray | None = None
+    keypoint_visibility: np.ndarray | None = None
 
     def to_dict(self, decimals: int = 2) -> dict:
         """JSON-ready ``{"bbox", "bbox_score", "keypoints",
-        "keypoint_scores"[, "keypoint_scales"]}``."""
+        "keypoint_scores"[, "keypoint_scales"][, "keypoint_visibility"]}``.
+        """
         record = dict(
             bbox=np.round(self.bbox, decimals).tolist(),
             bbox_score=round(float(self.bbox_score), 4),
@@ -46,4 +51,7 @@ class FaceLandmarks:
         if self.keypoint_scales is not None:
             record['keypoint_scales'] = np.round(self.keypoint_scales,
                                                  decimals).tolist()
+        if self.keypoint_visibility is not None:
+            record['keypoint_visibility'] = np.round(
+                self.keypoint_visibility, 4).tolist()
         return record

@@ -91,17 +91,21 @@ def predict_landmarks(model: nn.Module, image: str | Path | np.ndarray,
                                  dtype=np.float32),
             keypoint_scores=np.asarray(
                 sample.pred_instances.keypoint_scores[0], dtype=np.float32),
-            keypoint_scales=_scales(sample.pred_instances))
+            keypoint_scales=_optional(sample.pred_instances,
+                                      'keypoint_scales'),
+            keypoint_visibility=_optional(sample.pred_instances,
+                                          'keypoint_visibility'))
         for box, sample in zip(boxes, samples)
     ]
 
 
-def _scales(instances) -> np.ndarray | None:
-    """``keypoint_scales`` of the uncertainty branch, if the model has
-    it."""
-    if 'keypoint_scales' not in instances:
+def _optional(instances, field: str) -> np.ndarray | None:
+    """``(K,)`` ``field`` of the first instance (``keypoint_scales``,
+    ``keypoint_visibility`` of the uncertainty branch), if the model
+    predicts it."""
+    if field not in instances:
         return None
-    return np.asarray(instances.keypoint_scales[0], dtype=np.float32)
+    return np.asarray(instances.get(field)[0], dtype=np.float32)
 
 
 def faces_to_json(faces: list[FaceLandmarks], **info) -> dict:

@@ -89,5 +89,7 @@ class LandmarkModel(nn.Module):
         if self.uncertainty is None:
             return landmarks
         scales = self.uncertainty.last_stage_scales(stage_queries)
-        scores = self.uncertainty.confidence(normalized, scales)
+        scores = self.uncertainty.confidence(
+            normalized, scales,
+            self.uncertainty.last_stage_visibility(stage_queries))
         return landmarks, scores, scales * self.pixel_scale.mean()

@@ -54,8 +54,10 @@ TABLE3_TAUS = (10., 100., 1000., 10000.)
 
 
 # name -> (label, PTHHead options); ``sigma<X>`` (Eq. 10 width of X cells
-# on every level) and ``noise<X>`` (training noise of std X on every
-# stage's input) are parsed, the others are listed.
+# on every level), ``noise<X>`` (training noise of std X on every stage's
+# input) and ``uncertainty-grad<X>`` (the uncertainty branch passing the
+# share X of its gradient into the queries) are parsed, the others are
+# listed.
 REFINEMENT_OPTIONS: dict[str, tuple[str, dict]] = {
     'subcell': ('sub-cell offset', dict(subcell_offset=True)),
     'identity': ('identity in query', dict(landmark_identity_in_query=True)),
@@ -73,6 +75,8 @@ REFINEMENT_OPTIONS: dict[str, tuple[str, dict]] = {
     # by the outer eye corners like the 300W metric)
     'uncertainty': ('uncertainty branch', dict(uncertainty=dict(
         distribution='laplace', norm_indices=(36, 45)))),
+    'uncertainty-gaussian': ('uncertainty branch, Gaussian', dict(
+        uncertainty=dict(distribution='gaussian', norm_indices=(36, 45)))),
 }
 
 
@@ -93,29 +97,37 @@ BEYOND_PAPER_DEFAULTS: dict[str, object] = dict(
 )
 
 
+def _number_after(prefix: str, name: str) -> float:
+    """The number that follows ``prefix`` in ``name``; NaN if none."""
+    try:
+        return float(name[len(prefix):])
+    except ValueError:
+        return float('nan')
+
+
 def refinement_option(name: str) -> tuple[str, dict]:
     """``(label, head options)`` of one refinement option name."""
     if name in REFINEMENT_OPTIONS:
         return REFINEMENT_OPTIONS[name]
     if name.startswith('noise'):
-        try:
-            std = float(name[len('noise'):])
-        except ValueError:
-            std = float('nan')
+        std = _number_after('noise', name)
         if std > 0:
             return (f'training noise {std:g}', dict(landmark_noise_std=std))
     if name.startswith('sigma'):
-        try:
-            sigma = float(name[len('sigma'):])
-        except ValueError:
-            sigma = float('nan')
+        sigma = _number_after('sigma', name)
         if sigma > 0:
             return (f'sigma {sigma:g} cells',
                     dict(aggregation_sigma_cells=sigma))
+    if name.startswith('uncertainty-grad'):
+        share = _number_after('uncertainty-grad', name)
+        if 0 < share <= 1:
+            label, options = REFINEMENT_OPTIONS['uncertainty']
+            return (f'{label}, {share:g} of its gradient into the queries',
+                    dict(uncertainty=dict(options['uncertainty'],
+                                          query_gradient=share)))
     raise KeyError(f'unknown refinement option {name!r}; choose from '
-                   f'{sorted(REFINEMENT_OPTIONS)}, sigma<cells> or '
-                   'noise<std>, joined '
-                   'with +')
+                   f'{sorted(REFINEMENT_OPTIONS)}, sigma<cells>, '
+                   'noise<std> or uncertainty-grad<share>, joined with +')
 
 
 def refinement_variant(name: str) -> Variant:

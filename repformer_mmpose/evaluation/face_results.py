@@ -41,6 +41,7 @@ class FaceResult:
     norm_source: str
     stages: np.ndarray | None = None  # (S, K, 2), L^first..L^K
     scales: np.ndarray | None = None  # (K,) predicted error scales, pixels
+    scores: np.ndarray | None = None  # (K,) keypoint_scores (confidence)
     occluded: np.ndarray | None = None  # (K,) 1 occluded, 0 not, NaN unknown
 
 
@@ -181,6 +182,7 @@ def face_from_sample(sample: Mapping,
         norm_source=source,
         stages=stages,
         scales=_per_point(pred_inst, 'keypoint_scales', gt.shape[1], where),
+        scores=_per_point(pred_inst, 'keypoint_scores', gt.shape[1], where),
         occluded=_per_point(sample.get('raw_ann_info') or {},
                             'keypoints_occluded', gt.shape[1], where))
 
@@ -334,9 +336,12 @@ def evaluate_faces(faces: Sequence[FaceResult],
             unknown = np.full(len(faces[0].visible), np.nan)
             occluded = np.stack([unknown if f.occluded is None
                                  else f.occluded for f in faces])
+        scores = None
+        if all(f.scores is not None for f in faces):
+            scores = np.stack([f.scores for f in faces])
         uncertainty = evaluate_uncertainty(
             errors, np.stack([f.scales for f in faces]) / norm[:, None],
-            distribution, occluded, masks)
+            distribution, occluded, masks, scores)
     return FaceEvaluation(
         full=_set_result(errors, threshold, step),
         subsets=subset_results,

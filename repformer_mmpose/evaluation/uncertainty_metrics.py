@@ -15,8 +15,14 @@ same normalising distance):
   :func:`~repformer_mmpose.models.heads.uncertainty.interval_radius`); a
   calibrated model covers 0.5 and 0.9;
 - occlusion AUROC, where the records carry per-point occlusion labels:
-  the probability that an occluded point gets a larger scale than a
+  the probability that an occluded point gets a lower confidence
+  (``keypoint_scores``; a larger scale where no scores are given) than a
   visible one.
+
+:func:`reference_rankings` and :func:`promised_drop` put the NME drop in
+context (``tools/analysis/confidence_bounds.py``): what rankings that know
+the test errors reach, and what the scales would reach if the errors
+followed the predicted distributions exactly.
 """
 from __future__ import annotations
 
@@ -60,6 +66,46 @@ def sparsification_curve(order_by: np.ndarray, errors: np.ndarray,
     return fractions, running_mean[kept - 1] / errors.mean()
 
 
+def nme_drop(order_by: np.ndarray, errors: np.ndarray,
+             fraction: float = 0.1) -> float:
+    """``1 - curve(fraction)`` of :func:`sparsification_curve`: how much
+    dropping the share ``fraction`` of points with the largest
+    ``order_by`` lowers the mean error (arrays of any shape, flattened)."""
+    fractions, curve = sparsification_curve(
+        np.ravel(order_by), np.ravel(errors))
+    return float(1 - np.interp(fraction, fractions, curve))
+
+
+def promised_drop(scales: np.ndarray, fraction: float = 0.1) -> float:
+    """The NME drop the scales would give if every error followed its
+    predicted distribution: a point's expected error is proportional to
+    its scale (``2 b`` Laplace, ``sqrt(pi / 2) b`` Gaussian), so dropping
+    the largest scales lowers the expected mean error by
+    ``1 - mean(kept b) / mean(b)``."""
+    scales = np.asarray(scales, np.float64).ravel()
+    return nme_drop(scales, scales, fraction)
+
+
+def reference_rankings(errors: np.ndarray) -> dict[str, np.ndarray]:
+    """Rankings ``(F, K)`` of the points of ``errors`` ``(F, K)`` (NaN: not
+    scored) that use the test errors themselves, for comparison:
+
+    - ``'landmark prior'``: each landmark's mean error over the faces;
+    - ``'face NME'``: each face's NME (the points of a face tie);
+    - ``'face NME x landmark prior'``: their product;
+    - ``'oracle'``: the point's own error.
+    """
+    errors = np.asarray(errors, np.float64)
+    landmark = np.nanmean(errors, axis=0, keepdims=True)
+    face = np.nanmean(errors, axis=1, keepdims=True)
+    return {
+        'landmark prior': np.broadcast_to(landmark, errors.shape),
+        'face NME': np.broadcast_to(face, errors.shape),
+        'face NME x landmark prior': face * landmark,
+        'oracle': errors,
+    }
+
+
 @dataclass
 class UncertaintyResult:
     """What :func:`evaluate_uncertainty` computes."""
@@ -91,7 +137,8 @@ class UncertaintyResult:
 def evaluate_uncertainty(errors: np.ndarray, scales: np.ndarray,
                          distribution: str = 'laplace',
                          occluded: np.ndarray | None = None,
-                         subset_masks: Mapping[str, np.ndarray] | None = None
+                         subset_masks: Mapping[str, np.ndarray] | None = None,
+                         confidence: np.ndarray | None = None
                          ) -> UncertaintyResult:
     """Statistics of normalised ``errors`` ``(F, K)`` (NaN: not scored)
     against normalised ``scales`` ``(F, K)``.
@@ -102,6 +149,9 @@ def evaluate_uncertainty(errors: np.ndarray, scales: np.ndarray,
             occluded, 0 where not, NaN where unknown.
         subset_masks (Mapping[str, np.ndarray], optional): Face masks
             ``(F,)`` of subsets to report the occlusion AUROC on too.
+        confidence (np.ndarray, optional): ``(F, K)`` scores that rank the
+            points for the occlusion AUROC (lower: more likely occluded);
+            without them, the scales do (larger: more likely).
     """
     errors = np.asarray(errors, np.float64)
     scales = np.asarray(scales, np.float64)
@@ -122,12 +172,14 @@ def evaluate_uncertainty(errors: np.ndarray, scales: np.ndarray,
     aurocs = {}
     if occluded is not None:
         occluded = np.asarray(occluded, np.float64)
+        doubt = scales if confidence is None else -np.asarray(
+            confidence, np.float64)
         groups = {'': np.ones(len(errors), bool), **(subset_masks or {})}
         for name, faces in groups.items():
             labelled = scored & ~np.isnan(occluded) & faces[:, None]
             labels = occluded[labelled] > 0
-            aurocs[name] = auroc(scales[labelled][labels],
-                                 scales[labelled][~labels])
+            aurocs[name] = auroc(doubt[labelled][labels],
+                                 doubt[labelled][~labels])
     return UncertaintyResult(
         points=int(scored.sum()),
         spearman=float(spearmanr(point_scales, point_errors)[0]),

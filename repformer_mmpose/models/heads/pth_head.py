@@ -35,7 +35,7 @@ from .landmark_predictors import (CoordinatePredictor,
 from .pth_stage import PTHStage
 from .refinement_options import (LandmarkPositionEncoding, SubCellOffset,
                                  perturb_landmarks, sigma_cells_to_tau)
-from .uncertainty import LandmarkUncertainty
+from .uncertainty import LandmarkUncertainty, occlusion_labels
 
 QUERY_UPDATES = ('replace', 'add')
 PerStage = Union[float, Sequence[float]]
@@ -168,9 +168,11 @@ class PTHHead(BaseHead):
             paper): the arguments of :class:`LandmarkUncertainty` (e.g.
             ``dict(distribution='laplace', norm_indices=(36, 45))``). Each
             stage then also predicts a scale of every point's error,
-            trained by its negative log-likelihood on detached inputs;
+            trained by its negative log-likelihood on detached
+            coordinates (and queries, unless ``query_gradient``);
             ``predict()`` fills ``keypoint_scores`` with a calibrated
-            confidence and adds ``keypoint_scales`` (image pixels). Needs
+            confidence and adds ``keypoint_scales`` (image pixels), and
+            with ``occlusion_weight`` also ``keypoint_visibility``. Needs
             DLR.
         loss (dict): Per-stage loss; L1 as in the paper.
         stage_loss_weights (Sequence[float], optional): One weight per
@@ -466,7 +468,8 @@ class PTHHead(BaseHead):
         }
         if self.uncertainty is not None:
             losses.update(self.uncertainty.losses(
-                landmark_sets[1:], stage_queries, labels, weights[..., 0]))
+                landmark_sets[1:], stage_queries, labels, weights[..., 0],
+                occlusion_labels(batch_data_samples, self.num_keypoints)))
         _, accuracy, _ = keypoint_pck_accuracy(
             pred=to_numpy(landmark_sets[-1].float()),  # numpy has no bf16
             gt=to_numpy(labels),
@@ -520,8 +523,10 @@ class PTHHead(BaseHead):
         if self.uncertainty is not None:
             scales = self.uncertainty.last_stage_scales(
                 stage_queries, flipped_queries, flip_indices)
+            visibility = self.uncertainty.last_stage_visibility(
+                stage_queries, flipped_queries, flip_indices)
             self.uncertainty.annotate(preds, landmark_sets[-1], scales,
-                                      batch_data_samples)
+                                      batch_data_samples, visibility)
         return preds
 
 

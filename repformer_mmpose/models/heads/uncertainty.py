@@ -13,14 +13,28 @@ under a 2-D isotropic distribution:
   ``P(||r|| <= t) = 1 - exp(-t^2 / (2 b^2))``.
 
 Gradients: the negative log-likelihood is computed on detached
-coordinates and a detached query, so it trains the scale FFN only; the
-coordinates keep the paper's L1 loss and are trained exactly as without
-the branch (accuracy is not traded for confidence).
+coordinates, so it never moves a point directly; the coordinates keep the
+paper's L1 loss. By default the query is detached too (``query_gradient``
+0): the NLL trains the scale FFN only and the model is trained exactly as
+without the branch (accuracy is not traded for confidence). With
+``query_gradient`` ``g > 0`` the share ``g`` of the NLL's gradient flows
+into the stage queries (and through them into the transformer and
+backbone), so that the features can learn what makes a point uncertain
+(e.g. an occluder), at a possible cost in accuracy that the docs measure.
 
 The confidence of a point is ``P(||r|| <= radius * d)``, ``d`` the
 normalising distance of the face (see :class:`PTHHead`'s
 ``uncertainty``), so a score of 0.7 says: 70 % of points with this scale
 lie within ``radius`` (e.g. 5 %) of the inter-ocular distance.
+
+Occlusion (optional, ``occlusion_weight > 0``; as LUVLi, Kumar et al.
+CVPR 2020, predicts visibility next to the location likelihood): one more
+FFN of the same form on the last stage's query gives the probability
+``v_j`` that the point is not occluded, trained with binary cross-entropy
+on the records' ``keypoints_occluded`` (SynthFace, COFW; points without a
+label do not count). The confidence is then ``v_j P(||r|| <= radius d)``:
+the probability that the point is visible and within the radius (the two
+taken as independent).
 """
 from __future__ import annotations
 
@@ -33,29 +47,40 @@ DISTRIBUTIONS = ('laplace', 'gaussian')
 LOG_2PI = math.log(2 * math.pi)
 
 
-class ScalePredictor(nn.Module):
-    """``log b_j = f_S(e_j)``: a two-layer FFN shared by all landmarks.
+def scale_gradient(tensor: Tensor, share: float) -> Tensor:
+    """``tensor`` unchanged in the forward pass; the backward pass lets the
+    share ``share`` (0: none, 1: all) of the gradient through."""
+    if share == 0:
+        return tensor.detach()
+    if share == 1:
+        return tensor
+    return tensor.detach() + share * (tensor - tensor.detach())
 
-    The output starts at ``log(init_scale)`` for every point (zero
-    weights, bias ``log(init_scale)``).
+
+class PointFFN(nn.Module):
+    """A two-layer FFN shared by all landmarks, one number per point: the
+    log-scale ``log b_j = f_S(e_j)`` or the occlusion logit.
+
+    The output starts at ``init_output`` for every point (zero weights).
 
     Args:
         embed_dims (int): Query channels.
         hidden_dims (int): Hidden channels.
-        init_scale (float): Initial scale, in normalised coordinates.
+        init_output (float): Initial output, e.g. ``log(0.02)``: a scale
+            of 2 % of the crop.
     """
 
     def __init__(self, embed_dims: int, hidden_dims: int,
-                 init_scale: float = 0.02) -> None:
+                 init_output: float) -> None:
         super().__init__()
         self.layers = nn.Sequential(
             nn.Linear(embed_dims, hidden_dims), nn.ReLU(inplace=True),
             nn.Linear(hidden_dims, 1))
         nn.init.zeros_(self.layers[-1].weight)
-        nn.init.constant_(self.layers[-1].bias, math.log(init_scale))
+        nn.init.constant_(self.layers[-1].bias, init_output)
 
     def forward(self, queries: Tensor) -> Tensor:
-        """``(B, N, C)`` -> log-scales ``(B, N)``."""
+        """``(B, N, C)`` -> ``(B, N)``."""
         return self.layers(queries).squeeze(-1)
 
 
@@ -121,6 +146,34 @@ def interval_radius(probability: float, distribution: str = 'laplace'
     return (low + high) / 2
 
 
+def occlusion_labels(data_samples: list, num_keypoints: int) -> Tensor:
+    """``(B, N)`` per-point occlusion of the samples' records (1 occluded,
+    0 not, NaN unknown), in the order of the augmented points: a flipped
+    sample's labels are reordered by its ``flip_indices``, as MMPose's
+    ``RandomFlip`` reorders the keypoints. Read from the metainfo that
+    MMPose's ``PackPoseInputs`` keeps by default (``raw_ann_info``,
+    ``flip``, ``flip_indices``)."""
+    rows = []
+    for sample in data_samples:
+        meta = sample.metainfo
+        labels = (meta.get('raw_ann_info') or {}).get('keypoints_occluded')
+        if labels is None:
+            rows.append(torch.full((num_keypoints, ), float('nan')))
+            continue
+        labels = torch.as_tensor(labels, dtype=torch.float32).reshape(-1)
+        if labels.numel() != num_keypoints:
+            raise ValueError(
+                f'{meta.get("img_path", "a sample")}: keypoints_occluded '
+                f'has {labels.numel()} values for {num_keypoints} keypoints')
+        # MMPose swaps the symmetric points of horizontal and vertical
+        # flips only
+        if meta.get('flip', False) and \
+                meta.get('flip_direction', 'horizontal') != 'diagonal':
+            labels = labels[list(meta['flip_indices'])]
+        rows.append(labels)
+    return torch.stack(rows)
+
+
 class LandmarkUncertainty(nn.Module):
     """The uncertainty branch of :class:`PTHHead`: one
     :class:`ScalePredictor` per stage, its loss and the confidence scores.
@@ -137,12 +190,19 @@ class LandmarkUncertainty(nn.Module):
             predicted distance is ``d`` (the data set's inter-ocular
             points, e.g. 300W's 36/45). Without them ``d`` is the face box
             side, 0.8 of the crop (MMPose pads the box by 1.25).
+        query_gradient (float): Share of the NLL's (and the occlusion
+            loss's) gradient that flows into the stage queries, in
+            ``[0, 1]``; 0 (default): detached.
+        occlusion_weight (float): Weight of the occlusion loss; 0
+            (default): no occlusion predictor.
     """
 
     def __init__(self, num_stages: int, embed_dims: int, hidden_dims: int,
                  distribution: str = 'laplace', loss_weight: float = 1.,
                  confidence_radius: float = 0.05,
-                 norm_indices: tuple[int, int] | None = None) -> None:
+                 norm_indices: tuple[int, int] | None = None,
+                 query_gradient: float = 0.,
+                 occlusion_weight: float = 0.) -> None:
         super().__init__()
         if distribution not in DISTRIBUTIONS:
             raise ValueError(f'uncertainty.distribution must be one of '
@@ -150,31 +210,60 @@ class LandmarkUncertainty(nn.Module):
         if not confidence_radius > 0:
             raise ValueError('uncertainty.confidence_radius must be '
                              f'positive, got {confidence_radius}')
+        if not 0 <= query_gradient <= 1:
+            raise ValueError('uncertainty.query_gradient must be in [0, 1], '
+                             f'got {query_gradient}')
         self.distribution = distribution
+        self.query_gradient = query_gradient
         self.loss_weight = loss_weight
         self.confidence_radius = confidence_radius
         self.norm_indices = tuple(norm_indices) if norm_indices else None
         self.scale_predictors = nn.ModuleList(
-            ScalePredictor(embed_dims, hidden_dims)
+            PointFFN(embed_dims, hidden_dims, math.log(0.02))
             for _ in range(num_stages))
+        if occlusion_weight < 0:
+            raise ValueError('uncertainty.occlusion_weight must be >= 0, '
+                             f'got {occlusion_weight}')
+        self.occlusion_weight = occlusion_weight
+        # starts at 10 % occluded
+        self.occlusion_predictor = PointFFN(
+            embed_dims, hidden_dims, math.log(0.1 / 0.9)) \
+            if occlusion_weight > 0 else None
 
     def log_scales(self, stage_queries: list[Tensor]) -> list[Tensor]:
-        """``log b`` ``(B, N)`` of every stage, from detached queries (the
-        branch does not train the stages)."""
-        return [predictor(queries.detach()) for predictor, queries in zip(
-            self.scale_predictors, stage_queries)]
+        """``log b`` ``(B, N)`` of every stage; the queries pass the share
+        ``query_gradient`` of the gradient (0: the branch does not train
+        the stages)."""
+        return [predictor(scale_gradient(queries, self.query_gradient))
+                for predictor, queries in zip(self.scale_predictors,
+                                              stage_queries)]
 
     def losses(self, stage_landmarks: list[Tensor],
                stage_queries: list[Tensor], labels: Tensor,
-               weights: Tensor) -> dict[str, Tensor]:
-        """``loss_nll_stage<i>`` for ``L^1..L^K`` (coordinates detached)."""
-        return {
+               weights: Tensor, occluded: Tensor | None = None
+               ) -> dict[str, Tensor]:
+        """``loss_nll_stage<i>`` for ``L^1..L^K`` (coordinates detached)
+        and, with the occlusion predictor, ``loss_occlusion``: the mean
+        binary cross-entropy over the points with a label in ``occluded``
+        ``(B, N)`` (NaN: unknown; 0 when no point has one)."""
+        losses = {
             f'loss_nll_stage{index + 1}': self.loss_weight *
             negative_log_likelihood(landmarks.detach(), labels, log_scale,
                                     weights, self.distribution)
             for index, (landmarks, log_scale) in enumerate(
                 zip(stage_landmarks, self.log_scales(stage_queries)))
         }
+        if self.occlusion_predictor is not None:
+            logits = self.occlusion_predictor(
+                scale_gradient(stage_queries[-1], self.query_gradient))
+            if occluded is None:
+                occluded = torch.full_like(logits, float('nan'))
+            known = ~occluded.to(logits.device).isnan() & (weights > 0)
+            losses['loss_occlusion'] = self.occlusion_weight * (
+                nn.functional.binary_cross_entropy_with_logits(
+                    logits[known], occluded.to(logits)[known],
+                    reduction='sum') / known.sum().clamp(min=1))
+        return losses
 
     def normalising_distance(self, landmarks: Tensor) -> Tensor:
         """``d`` ``(B, 1)`` in normalised coordinates."""
@@ -184,11 +273,14 @@ class LandmarkUncertainty(nn.Module):
         return (landmarks[:, first] - landmarks[:, second]).norm(
             dim=-1, keepdim=True)
 
-    def confidence(self, landmarks: Tensor, scales: Tensor) -> Tensor:
-        """Scores ``(B, N)``: ``P(error <= confidence_radius * d)``."""
+    def confidence(self, landmarks: Tensor, scales: Tensor,
+                   visibility: Tensor | None = None) -> Tensor:
+        """Scores ``(B, N)``: ``P(error <= confidence_radius * d)``, times
+        the probability ``visibility`` of not being occluded if given."""
         radius = self.confidence_radius * self.normalising_distance(
             landmarks)
-        return probability_within(radius, scales, self.distribution)
+        within = probability_within(radius, scales, self.distribution)
+        return within if visibility is None else within * visibility
 
     def last_stage_scales(self, stage_queries: list[Tensor],
                           flipped_queries: list[Tensor] | None = None,
@@ -196,19 +288,46 @@ class LandmarkUncertainty(nn.Module):
         """Scales ``b`` ``(B, N)`` of ``L^K``; with flip test, the mean of
         the input's and the flipped input's (reordered by
         ``flip_indices``)."""
-        predictor = self.scale_predictors[-1]
-        scales = predictor(stage_queries[-1]).exp()
+        return self._last_stage(self.scale_predictors[-1], torch.exp,
+                                stage_queries, flipped_queries, flip_indices)
+
+    def last_stage_visibility(self, stage_queries: list[Tensor],
+                              flipped_queries: list[Tensor] | None = None,
+                              flip_indices: list[int] | None = None
+                              ) -> Tensor | None:
+        """``P(not occluded)`` ``(B, N)`` of ``L^K``'s points (flip test: as
+        :meth:`last_stage_scales`); None without the occlusion
+        predictor."""
+        if self.occlusion_predictor is None:
+            return None
+        return self._last_stage(self.occlusion_predictor,
+                                lambda logits: torch.sigmoid(-logits),
+                                stage_queries, flipped_queries, flip_indices)
+
+    @staticmethod
+    def _last_stage(predictor: PointFFN, to_output, stage_queries: list,
+                    flipped_queries: list | None, flip_indices: list | None
+                    ) -> Tensor:
+        output = to_output(predictor(stage_queries[-1]))
         if flipped_queries is not None:
-            flipped = predictor(flipped_queries[-1]).exp()
-            scales = (scales + flipped[:, flip_indices]) / 2
-        return scales
+            flipped = to_output(predictor(flipped_queries[-1]))
+            output = (output + flipped[:, flip_indices]) / 2
+        return output
 
     def annotate(self, preds: list, landmarks: Tensor, scales: Tensor,
-                 data_samples: list) -> None:
-        """Set each prediction's ``keypoint_scores`` (confidence) and
+                 data_samples: list, visibility: Tensor | None = None
+                 ) -> None:
+        """Set each prediction's ``keypoint_scores`` (confidence),
         ``keypoint_scales`` (the scale in image pixels: normalised scale
-        times the crop's side)."""
-        scores = self.confidence(landmarks.float(), scales.float())
+        times the crop's side) and, with the occlusion predictor,
+        ``keypoint_visibility`` (``P(not occluded)``)."""
+        scores = self.confidence(
+            landmarks.float(), scales.float(),
+            None if visibility is None else visibility.float())
+        if visibility is not None:
+            for pred, visible in zip(preds, visibility.float()):
+                pred.keypoint_visibility = visible[None].detach().cpu(
+                ).numpy()
         for pred, score, scale, sample in zip(preds, scores, scales,
                                               data_samples):
             crop = float(sum(sample.metainfo['input_scale'])) / 2
