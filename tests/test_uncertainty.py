@@ -191,6 +191,13 @@ def test_occlusion_loss_and_visibility_by_hand():
     # no label in the batch: the loss is 0 and trains nothing
     unlabelled = head.train().loss(memories, make_samples())
     assert float(unlabelled['loss_occlusion']) == 0
+    # occlusion_query_gradient: the labels reach the stages
+    shared = make_head(uncertainty=dict(
+        UNCERTAINTY, occlusion_weight=2., occlusion_query_gradient=1.))
+    torch.nn.init.normal_(
+        shared.uncertainty.occlusion_predictor.layers[-1].weight)
+    shared.loss(memories, samples)['loss_occlusion'].backward()
+    assert next(shared.stages.parameters()).grad.abs().sum() > 0
 
 
 def test_uncertainty_options_are_checked():
@@ -201,6 +208,8 @@ def test_uncertainty_options_are_checked():
                   use_pyramid=False)
     with pytest.raises(ValueError, match='occlusion_weight must be >= 0'):
         make_head(uncertainty=dict(UNCERTAINTY, occlusion_weight=-1))
+    with pytest.raises(ValueError, match='occlusion_query_gradient must be'):
+        make_head(uncertainty=dict(UNCERTAINTY, occlusion_query_gradient=2))
 
 
 def test_auroc_by_hand():

@@ -32,9 +32,10 @@ CVPR 2020, predicts visibility next to the location likelihood): one more
 FFN of the same form on the last stage's query gives the probability
 ``v_j`` that the point is not occluded, trained with binary cross-entropy
 on the records' ``keypoints_occluded`` (SynthFace, COFW; points without a
-label do not count). The confidence is then ``v_j P(||r|| <= radius d)``:
-the probability that the point is visible and within the radius (the two
-taken as independent).
+label do not count; its query is detached unless
+``occlusion_query_gradient``). The confidence is then
+``v_j P(||r|| <= radius d)``: the probability that the point is visible
+and within the radius (the two taken as independent).
 """
 from __future__ import annotations
 
@@ -190,11 +191,13 @@ class LandmarkUncertainty(nn.Module):
             predicted distance is ``d`` (the data set's inter-ocular
             points, e.g. 300W's 36/45). Without them ``d`` is the face box
             side, 0.8 of the crop (MMPose pads the box by 1.25).
-        query_gradient (float): Share of the NLL's (and the occlusion
-            loss's) gradient that flows into the stage queries, in
-            ``[0, 1]``; 0 (default): detached.
+        query_gradient (float): Share of the NLL's gradient that flows
+            into the stage queries, in ``[0, 1]``; 0 (default): detached.
         occlusion_weight (float): Weight of the occlusion loss; 0
             (default): no occlusion predictor.
+        occlusion_query_gradient (float): The same share for the
+            occlusion loss (the labels are new information: with a share
+            the features can learn what an occluder looks like).
     """
 
     def __init__(self, num_stages: int, embed_dims: int, hidden_dims: int,
@@ -202,7 +205,8 @@ class LandmarkUncertainty(nn.Module):
                  confidence_radius: float = 0.05,
                  norm_indices: tuple[int, int] | None = None,
                  query_gradient: float = 0.,
-                 occlusion_weight: float = 0.) -> None:
+                 occlusion_weight: float = 0.,
+                 occlusion_query_gradient: float = 0.) -> None:
         super().__init__()
         if distribution not in DISTRIBUTIONS:
             raise ValueError(f'uncertainty.distribution must be one of '
@@ -210,9 +214,12 @@ class LandmarkUncertainty(nn.Module):
         if not confidence_radius > 0:
             raise ValueError('uncertainty.confidence_radius must be '
                              f'positive, got {confidence_radius}')
-        if not 0 <= query_gradient <= 1:
-            raise ValueError('uncertainty.query_gradient must be in [0, 1], '
-                             f'got {query_gradient}')
+        for name, share in (('query_gradient', query_gradient),
+                            ('occlusion_query_gradient',
+                             occlusion_query_gradient)):
+            if not 0 <= share <= 1:
+                raise ValueError(f'uncertainty.{name} must be in [0, 1], '
+                                 f'got {share}')
         self.distribution = distribution
         self.query_gradient = query_gradient
         self.loss_weight = loss_weight
@@ -225,6 +232,7 @@ class LandmarkUncertainty(nn.Module):
             raise ValueError('uncertainty.occlusion_weight must be >= 0, '
                              f'got {occlusion_weight}')
         self.occlusion_weight = occlusion_weight
+        self.occlusion_query_gradient = occlusion_query_gradient
         # starts at 10 % occluded
         self.occlusion_predictor = PointFFN(
             embed_dims, hidden_dims, math.log(0.1 / 0.9)) \
@@ -255,7 +263,8 @@ class LandmarkUncertainty(nn.Module):
         }
         if self.occlusion_predictor is not None:
             logits = self.occlusion_predictor(
-                scale_gradient(stage_queries[-1], self.query_gradient))
+                scale_gradient(stage_queries[-1],
+                               self.occlusion_query_gradient))
             if occluded is None:
                 occluded = torch.full_like(logits, float('nan'))
             known = ~occluded.to(logits.device).isnan() & (weights > 0)
