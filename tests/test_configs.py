@@ -609,8 +609,12 @@ def test_model_builds_and_trains_one_step(path):
     losses = model(inputs, samples, mode='loss')
     stage_keys = [f'loss_stage{i}' for i in range(0 if use_dlr else 1, 4)]
     # the confidence branch's NLL, on L^1..L^K (the CPU configs)
+    uncertainty = cfg.model.head.get('uncertainty') or {}
     nll_keys = [f'loss_nll_stage{i}' for i in range(1, 4)
-                ] if cfg.model.head.get('uncertainty') else []
+                ] if uncertainty else []
+    # and the occlusion predictor's loss (the SynthFace config)
+    if uncertainty.get('occlusion_weight', 0) > 0:
+        nll_keys.append('loss_occlusion')
     assert sorted(k for k in losses
                   if k.startswith('loss')) == sorted(stage_keys + nll_keys)
     for key, value in losses.items():

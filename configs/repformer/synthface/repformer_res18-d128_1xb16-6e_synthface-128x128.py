@@ -22,9 +22,14 @@ model = dict(
         # beyond the paper, chosen by the 300W-subset runs of docs/results.md
         # ("Refinement"): a projection of the sub-cell offset added to the
         # aggregated query; and the per-point confidence branch (detached
-        # from the coordinates, so it leaves them unchanged)
+        # from the coordinates, so it leaves them unchanged), with the
+        # occlusion predictor trained on SynthFace's keypoints_occluded
+        # (docs/results.md, "Per-point confidence")
         subcell_offset=True,
-        uncertainty=dict(distribution='laplace', norm_indices=(36, 45))))
+        uncertainty=dict(
+            distribution='laplace',
+            norm_indices=(36, 45),
+            occlusion_weight=1.)))
 default_hooks = dict(
     logger=dict(interval=20),
     checkpoint=dict(interval=max_epochs, save_best=None, max_keep_ckpts=1))
