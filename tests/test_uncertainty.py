@@ -171,13 +171,14 @@ def test_occlusion_loss_and_visibility_by_hand():
     samples[0].set_metainfo(dict(raw_ann_info=dict(
         keypoints_occluded=[1, 1, 1, 0, 0])))
     losses = head.loss(memories, samples)
-    p = 1 / (1 + math.exp(-logit))  # P(occluded)
+    p_occluded = 1 / (1 + math.exp(-logit))
     # labelled and scored: points 0, 1 (occluded), 3, 4 (visible)
-    expected = 2. * -(2 * math.log(p) + 2 * math.log(1 - p)) / 4
+    expected = 2. * -(2 * math.log(p_occluded) +
+                      2 * math.log(1 - p_occluded)) / 4
     assert losses['loss_occlusion'].item() == pytest.approx(expected)
     losses['loss_occlusion'].backward()
     assert head.uncertainty.occlusion_predictor.layers[-1].bias.grad != 0
-    assert all(p.grad is None for p in head.stages.parameters())
+    assert all(param.grad is None for param in head.stages.parameters())
     head.eval()
     with torch.no_grad():
         preds = head.predict(memories, samples, {})
@@ -185,12 +186,13 @@ def test_occlusion_loss_and_visibility_by_hand():
     d = float((landmarks[0, 0] - landmarks[0, 4]).norm())
     ratio = 0.05 * d / 0.01
     within = 1 - (1 + ratio) * math.exp(-ratio)
-    assert np.allclose(preds[0].keypoint_visibility, 1 - p, atol=1e-6)
-    assert np.allclose(preds[0].keypoint_scores, within * (1 - p),
+    assert np.allclose(preds[0].keypoint_visibility, 1 - p_occluded,
+                       atol=1e-6)
+    assert np.allclose(preds[0].keypoint_scores, within * (1 - p_occluded),
                        atol=1e-5)
     # no label in the batch: the loss is 0 and trains nothing
     unlabelled = head.train().loss(memories, make_samples())
-    assert float(unlabelled['loss_occlusion']) == 0
+    assert unlabelled['loss_occlusion'].item() == 0
     # occlusion_query_gradient: the labels reach the stages
     shared = make_head(uncertainty=dict(
         UNCERTAINTY, occlusion_weight=2., occlusion_query_gradient=1.))
