@@ -71,8 +71,13 @@ def nme_drop(order_by: np.ndarray, errors: np.ndarray,
     """``1 - curve(fraction)`` of :func:`sparsification_curve`: how much
     dropping the share ``fraction`` of points with the largest
     ``order_by`` lowers the mean error (arrays of any shape, flattened)."""
-    fractions, curve = sparsification_curve(
-        np.ravel(order_by), np.ravel(errors))
+    return drop_at(*sparsification_curve(np.ravel(order_by),
+                                         np.ravel(errors)), fraction)
+
+
+def drop_at(fractions: np.ndarray, curve: np.ndarray,
+            fraction: float) -> float:
+    """``1 - curve(fraction)``, interpolated on a sparsification curve."""
     return float(1 - np.interp(fraction, fractions, curve))
 
 
@@ -121,7 +126,7 @@ class UncertaintyResult:
 
     @property
     def nme_drop_at_10(self) -> float:
-        return float(1 - np.interp(0.1, self.fractions, self.sparsification))
+        return drop_at(self.fractions, self.sparsification, 0.1)
 
     def metrics(self) -> dict[str, float]:
         out = {'Unc/Spearman': self.spearman, 'Unc/AUSE': self.ause,
