@@ -20,6 +20,7 @@ import repformer_mmpose  # noqa: F401  (registers the plugin, mmcv fallback)
 from repformer_mmpose.engine import (add_checkpoint_guard,
                                      exit_on_checkpoint_errors,
                                      explain_unknown_types)
+from repformer_mmpose.engine.recipes import use_amp, use_channels_last
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -34,7 +35,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help='resume from the given checkpoint, or, with no value, from the '
         'latest checkpoint in the work dir')
     parser.add_argument(
-        '--amp', action='store_true', help='automatic mixed precision')
+        '--amp',
+        action='store_true',
+        help='automatic mixed precision: AmpOptimWrapper on a GPU, bf16 '
+        'autocast (no loss scaler) on a CPU')
+    parser.add_argument(
+        '--channels-last',
+        action='store_true',
+        help='channels-last convolutions (ChannelsLastHook); the maths is '
+        'unchanged')
     parser.add_argument(
         '--auto-scale-lr',
         action='store_true',
@@ -69,6 +78,8 @@ def build_config(args: argparse.Namespace) -> Config:
         cfg.resume, cfg.load_from = True, args.resume
     if args.amp:
         use_amp(cfg)
+    if args.channels_last:
+        use_channels_last(cfg)
     if cfg.launcher == 'pytorch' and not torch.cuda.is_available():
         use_cpu_process_group(cfg)
     if args.auto_scale_lr:
@@ -76,20 +87,6 @@ def build_config(args: argparse.Namespace) -> Config:
     # a checkpoint to resume/load must exist and fit the model
     add_checkpoint_guard(cfg)
     return cfg
-
-
-def use_amp(cfg: Config) -> None:
-    """MMPose's ``--amp``: ``AmpOptimWrapper`` with a dynamic loss scale.
-
-    The scale skips inf/NaN steps itself, so ``NonFiniteLossHook`` leaves
-    this wrapper alone. A legacy ``FiniteLossOptimWrapper``'s own options
-    are dropped (``AmpOptimWrapper`` does not take them).
-    """
-    if cfg.optim_wrapper.get('type') == 'FiniteLossOptimWrapper':
-        cfg.optim_wrapper.pop('action', None)
-        cfg.optim_wrapper.pop('check_grads', None)
-    cfg.optim_wrapper.type = 'AmpOptimWrapper'
-    cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
 
 
 def use_cpu_process_group(cfg: Config) -> None:

@@ -1,8 +1,8 @@
 """Train a config for a wall-time budget, test it, print one Markdown table.
 
     python tools/analysis/timed_training.py CONFIG --seconds 300 \
-        [--amp bf16] [--workers 8] [--work-dir DIR] [--max-iters N] \
-        [--max-epochs N]
+        [--amp bf16] [--channels-last] [--workers 8] [--work-dir DIR] \
+        [--max-iters N] [--max-epochs N]
 
 Trains for as many whole epochs as fit in ``--seconds`` (at most the
 config's ``max_epochs``; :class:`~repformer_mmpose.engine.hooks.
@@ -27,6 +27,7 @@ from mmengine.runner import Runner
 
 import repformer_mmpose  # noqa: F401  (registers the plugin)
 from repformer_mmpose.engine.hooks.time_budget import TimeBudgetHook
+from repformer_mmpose.engine.recipes import use_amp, use_channels_last
 from repformer_mmpose.evaluation.eval_config import (face_metric_of,
                                                      use_face_metric)
 
@@ -39,7 +40,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument('--seconds', type=float, default=300.,
                         help='training budget (default 300)')
     parser.add_argument('--amp', choices=['none', 'bf16', 'fp16'],
-                        default='none', help='mixed precision (GPU)')
+                        default='none',
+                        help='mixed precision (CPU: bf16 only)')
+    parser.add_argument('--channels-last', action='store_true',
+                        help='channels-last convolutions')
     parser.add_argument('--workers', type=int, default=0,
                         help='data loader workers (default: the config\'s '
                         'when 0)')
@@ -63,10 +67,9 @@ def build_config(args: argparse.Namespace) -> Config:
     cfg.randomness = dict(seed=args.seed, deterministic=False)
     cfg.load_from, cfg.resume = None, False
     if args.amp != 'none':
-        cfg.optim_wrapper.type = 'AmpOptimWrapper'
-        cfg.optim_wrapper.dtype = 'bfloat16' if args.amp == 'bf16' \
-            else 'float16'
-        cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
+        use_amp(cfg, 'bfloat16' if args.amp == 'bf16' else 'float16')
+    if args.channels_last:
+        use_channels_last(cfg)
     if args.workers:
         for loader in ('train_dataloader', 'test_dataloader'):
             cfg[loader].update(num_workers=args.workers,

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from torch import Tensor, nn
 
+from ..utils.precision import float32_forward
+
 
 class InitialLandmarkPredictor(nn.Module):
     """Predicts the initial landmark set ``L^0`` from the top memory ``v_M``.
@@ -43,8 +45,11 @@ class InitialLandmarkPredictor(nn.Module):
         nn.init.normal_(self.fc.weight, std=0.001)
         nn.init.zeros_(self.fc.bias)
 
+    @float32_forward
     def forward(self, top_memory: Tensor) -> Tensor:
-        """``(B, C, H, W)`` memory -> ``(B, N, 2)`` normalised ``L^0``."""
+        """``(B, C, H, W)`` memory -> ``(B, N, 2)`` normalised ``L^0``
+        (float32 under autocast: a coordinate needs more than bf16's 8
+        mantissa bits)."""
         if self.mode == 'pool':
             features = top_memory.mean(dim=(2, 3))
         else:
@@ -96,8 +101,9 @@ class CoordinatePredictor(nn.Module):
             nn.init.normal_(self.layers[-1].weight, std=1e-3)
             nn.init.zeros_(self.layers[-1].bias)
 
+    @float32_forward
     def forward(self, landmark_queries: Tensor) -> Tensor:
-        """``(B, N, C)`` -> ``(B, N, 2)``."""
+        """``(B, N, C)`` -> ``(B, N, 2)``, float32 under autocast."""
         return self.layers(landmark_queries)
 
 

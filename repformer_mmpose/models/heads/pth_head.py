@@ -26,9 +26,9 @@ from mmpose.models.heads.base_head import BaseHead
 from mmpose.registry import KEYPOINT_CODECS, MODELS
 from mmpose.utils.tensor_utils import to_numpy
 from mmpose.utils.typing import ConfigType, OptConfigType, OptSampleList
-from ..utils import (SinePositionalEncoding2D, aggregate_queries,
-                     aggregate_queries_on_grid, grid_axis_centers,
-                     pixel_centers)
+from ..utils import (SinePositionalEncoding2D, aggregation_weights,
+                     float32_region, grid_aggregation_weights,
+                     grid_axis_centers, pixel_centers)
 from ..utils.dynamic_aggregation import Temperature
 from .landmark_predictors import (CoordinatePredictor,
                                   InitialLandmarkPredictor, refine)
@@ -142,7 +142,9 @@ class PTHHead(BaseHead):
         predictor_dims (int): Hidden channels of the coordinate predictors.
         predictor_activation (str): Their activation: ``'relu'`` (default)
             or ``'gelu'`` (beyond the paper; see above).
-        dropout (float): Dropout in the stages.
+        dropout (float): Dropout in the stages' FFNs and residual branches.
+        attn_dropout (float, optional): Dropout on their attention
+            weights; ``dropout`` if None (the paper's recipe).
         tau (float | Sequence[float]): Temperature of Eq. 10, or one per
             stage.
         use_pyramid (bool): See above.
@@ -193,6 +195,7 @@ class PTHHead(BaseHead):
                  predictor_dims: int = 256,
                  predictor_activation: str = 'relu',
                  dropout: float = 0.1,
+                 attn_dropout: float | None = None,
                  tau: PerStage = 1000.,
                  use_pyramid: bool = True,
                  use_dlr: bool = True,
@@ -238,7 +241,7 @@ class PTHHead(BaseHead):
         self.landmark_embed = nn.Embedding(num_keypoints, embed_dims)
         self.positional_encoding = SinePositionalEncoding2D(embed_dims)
         self.stages = nn.ModuleList(
-            PTHStage(embed_dims, num_heads, ffn_dims, dropout)
+            PTHStage(embed_dims, num_heads, ffn_dims, dropout, attn_dropout)
             for _ in range(num_stages))
         self.coordinate_predictors = nn.ModuleList(
             CoordinatePredictor(embed_dims, predictor_dims, small_init=use_dlr,
@@ -320,17 +323,22 @@ class PTHHead(BaseHead):
         with temperature ``tau``.
 
         Reference path: the equations as written (distances to every pixel
-        centre ``c_k``). Fast path: the same weights factorised per axis,
-        then one batched matmul (see :func:`aggregate_queries_on_grid`).
+        centre ``c_k``). Fast path: the same weights factorised per axis
+        (see :func:`grid_aggregation_weights`). Either way one batched
+        matmul; the weights are float32 under autocast.
         """
         height, width = size
-        device, dtype = memory.device, memory.dtype
-        if self.fast:
-            xs, ys = grid_axis_centers(height, width, device, dtype)
-            return aggregate_queries_on_grid(memory, landmarks, xs, ys, tau)
-        return aggregate_queries(memory, landmarks,
-                                 pixel_centers(height, width, device, dtype),
-                                 tau)
+        device, dtype = landmarks.device, landmarks.dtype
+        with float32_region(landmarks):  # Eq. 10
+            if self.fast:
+                weights = grid_aggregation_weights(
+                    landmarks, *grid_axis_centers(height, width, device,
+                                                  dtype), tau)
+            else:
+                weights = aggregation_weights(
+                    landmarks, pixel_centers(height, width, device, dtype),
+                    tau)
+        return weights.to(memory.dtype) @ memory  # Eq. 9
 
     def forward(self, memories: Sequence[Tensor]) -> list[Tensor]:
         """Landmark sets of every stage.
@@ -396,7 +404,7 @@ class PTHHead(BaseHead):
         if self.landmark_identity is not None:
             aggregated = aggregated + self.landmark_identity.weight
         if self.subcell_offsets is not None:
-            xs, ys = grid_axis_centers(*size, memory.device, memory.dtype)
+            xs, ys = grid_axis_centers(*size, anchors.device, anchors.dtype)
             aggregated = aggregated + self.subcell_offsets[index](
                 anchors, xs, ys, tau)
         queries = aggregated if queries is None or \

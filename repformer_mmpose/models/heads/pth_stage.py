@@ -26,16 +26,19 @@ class PTHStage(nn.Module):
         embed_dims (int): ``d_model``.
         num_heads (int): Attention heads.
         ffn_dims (int): Hidden channels of the FFN.
-        dropout (float): Dropout.
+        dropout (float): Dropout of the FFN and the residual branches.
+        attn_dropout (float, optional): Dropout on the attention weights;
+            ``dropout`` if None.
     """
 
     def __init__(self, embed_dims: int, num_heads: int, ffn_dims: int,
-                 dropout: float = 0.1) -> None:
+                 dropout: float = 0.1,
+                 attn_dropout: float | None = None) -> None:
         super().__init__()
         self.landmark_to_landmark = AttentionBlock(embed_dims, num_heads,
-                                                   dropout)
+                                                   dropout, attn_dropout)
         self.landmark_to_memory = AttentionBlock(embed_dims, num_heads,
-                                                 dropout)
+                                                 dropout, attn_dropout)
         self.feed_forward = FeedForwardBlock(embed_dims, ffn_dims, dropout)
 
     def forward(self, landmark_queries: Tensor, landmark_pos: Tensor,

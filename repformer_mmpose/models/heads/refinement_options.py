@@ -39,7 +39,7 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor, nn
 
-from ..utils import SinePositionalEncoding2D
+from ..utils import SinePositionalEncoding2D, float32_forward
 from ..utils.dynamic_aggregation import Temperature, aggregation_centroid
 
 LANDMARK_POS_ENCODINGS = ('sine', 'sharp', 'learned')
@@ -90,6 +90,7 @@ class SubCellOffset(nn.Module):
         super().__init__()
         self.proj = nn.Linear(2, embed_dims)
 
+    @float32_forward
     def forward(self, landmarks: Tensor, xs: Tensor, ys: Tensor,
                 tau: Temperature) -> Tensor:
         """``landmarks`` ``(B, N, 2)`` on the grid of column centres ``xs``
@@ -144,6 +145,7 @@ class LandmarkPositionEncoding(nn.Module):
             nn.Linear(embed_dims, embed_dims), nn.ReLU(inplace=True),
             nn.Linear(embed_dims, embed_dims)) if mode == 'learned' else None
 
+    @float32_forward
     def forward(self, landmarks: Tensor) -> Tensor:
         """``(..., 2)`` normalised (x, y) -> ``(..., C)``."""
         if self.mode == 'sine':

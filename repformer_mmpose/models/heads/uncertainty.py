@@ -44,6 +44,8 @@ import math
 import torch
 from torch import Tensor, nn
 
+from ..utils.precision import float32_forward
+
 DISTRIBUTIONS = ('laplace', 'gaussian')
 LOG_2PI = math.log(2 * math.pi)
 
@@ -80,8 +82,9 @@ class PointFFN(nn.Module):
         nn.init.zeros_(self.layers[-1].weight)
         nn.init.constant_(self.layers[-1].bias, init_output)
 
+    @float32_forward
     def forward(self, queries: Tensor) -> Tensor:
-        """``(B, N, C)`` -> ``(B, N)``."""
+        """``(B, N, C)`` -> ``(B, N)``, float32 under autocast."""
         return self.layers(queries).squeeze(-1)
 
 

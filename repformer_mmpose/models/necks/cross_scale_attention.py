@@ -22,13 +22,17 @@ class CrossScaleAttention(nn.Module):
         embed_dims (int): Channels of ``z_i`` and ``v_{i+1}``.
         num_heads (int): Attention heads.
         ffn_dims (int): Hidden channels of the FFN.
-        dropout (float): Dropout in attention and FFN.
+        dropout (float): Dropout of the FFN and the residual branches.
+        attn_dropout (float, optional): Dropout on the attention weights;
+            ``dropout`` if None.
     """
 
     def __init__(self, embed_dims: int, num_heads: int, ffn_dims: int,
-                 dropout: float = 0.1) -> None:
+                 dropout: float = 0.1,
+                 attn_dropout: float | None = None) -> None:
         super().__init__()
-        self.attention = AttentionBlock(embed_dims, num_heads, dropout)
+        self.attention = AttentionBlock(embed_dims, num_heads, dropout,
+                                        attn_dropout)
         self.feed_forward = FeedForwardBlock(embed_dims, ffn_dims, dropout)
 
     @staticmethod

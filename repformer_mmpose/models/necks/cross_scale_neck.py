@@ -31,7 +31,10 @@ class CrossScaleNeck(BaseModule):
         embed_dims (int): ``d_model``, the channels of every memory.
         num_heads (int): Attention heads of each cross-scale attention.
         ffn_dims (int): Hidden channels of each FFN.
-        dropout (float): Dropout in the attentions and FFNs.
+        dropout (float): Dropout in the FFNs and residual branches.
+        attn_dropout (float, optional): Dropout on the attention weights;
+            ``dropout`` if None (the paper's recipe). 0 lets training use
+            PyTorch's fused CPU attention (docs/benchmarks.md).
         pos_temperature (float): Temperature of the sine encodings ``p_i``.
         init_cfg (dict, optional): mmengine initialisation config.
 
@@ -55,6 +58,7 @@ class CrossScaleNeck(BaseModule):
                  num_heads: int = 8,
                  ffn_dims: int = 1024,
                  dropout: float = 0.1,
+                 attn_dropout: float | None = None,
                  pos_temperature: float = 10000.,
                  init_cfg: dict | None = None) -> None:
         super().__init__(init_cfg)
@@ -76,7 +80,8 @@ class CrossScaleNeck(BaseModule):
             embed_dims, pos_temperature)
         # One attention per level below the top (i < M).
         self.cross_scale_attentions = nn.ModuleList(
-            CrossScaleAttention(embed_dims, num_heads, ffn_dims, dropout)
+            CrossScaleAttention(embed_dims, num_heads, ffn_dims, dropout,
+                                attn_dropout)
             for _ in in_indices[:-1])
         self.fast = True
 

@@ -70,16 +70,23 @@ class AttentionBlock(nn.Module):
     Args:
         embed_dims (int): Channels of queries, keys and values.
         num_heads (int): Attention heads.
-        dropout (float): Dropout on the attention weights and the output.
+        dropout (float): Dropout on the output (before the residual sum).
+        attn_dropout (float, optional): Dropout on the attention weights;
+            ``dropout`` if None (the paper's and DETR's recipe). With 0
+            PyTorch can use its fused attention kernel in training too
+            (on CPU its kernels do not support dropout).
     """
 
     supports_fast_path = True
 
     def __init__(self, embed_dims: int, num_heads: int,
-                 dropout: float = 0.1) -> None:
+                 dropout: float = 0.1,
+                 attn_dropout: float | None = None) -> None:
         super().__init__()
+        if attn_dropout is None:
+            attn_dropout = dropout
         self.attn = nn.MultiheadAttention(
-            embed_dims, num_heads, dropout=dropout, batch_first=True)
+            embed_dims, num_heads, dropout=attn_dropout, batch_first=True)
         self.dropout = nn.Dropout(dropout)
         self.norm = nn.LayerNorm(embed_dims)
         self.fast = True
