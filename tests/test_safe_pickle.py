@@ -176,7 +176,7 @@ def test_a_real_dump_of_tools_test_still_loads(tmp_path, load_tool,
                tmp_path / 'tiny.pth')
     load_tool('test').main([
         str(tmp_path / 'tiny.py'), str(tmp_path / 'tiny.pth'),
-        '--work-dir', str(tmp_path / 'work'), '--out',
+        '--work-dir', str(tmp_path / 'work'), '--dump',
         str(tmp_path / 'out.pkl'), '--output-stages', '--report',
         str(tmp_path / 'report'), '--cfg-options',
         'visualizer.name=test_safe_pickle'

@@ -1,16 +1,21 @@
-"""Evaluate a checkpoint with an mmengine config (MMPose's tools/test.py).
+"""Evaluate a checkpoint: MMPose's ``tools/test.py``, every flag of it,
+plus face-landmark reports, every refinement stage, bf16 inference and
+``--data-root``.
 
 Example::
 
     python tools/test.py CONFIG CHECKPOINT --work-dir work_dirs/eval
 
-With ``--report DIR`` the test uses ``FaceLandmarkMetric`` (NME, FR@0.10,
-AUC@0.10, every subset found beside the test annotation file, every
-refinement stage), dumps the predictions to ``DIR/predictions.pkl`` and
-writes ``DIR/report.md``, ``DIR/table1_nme.csv``, ``DIR/results.csv``,
-``DIR/ced_<dataset>.png`` and ``DIR/run.json`` (what
-``tools/analysis/report.py --run DIR`` reads to put several models and data
-sets in one table).
+MMPose's flags (``--work-dir``, ``--out`` (metrics), ``--dump``
+(predictions, a pickle), ``--show-dir``, ``--show``, ``--interval``,
+``--wait-time``, ``--badcase``, ``--cfg-options``, ``--launcher``) are
+parsed and merged by MMPose's own script. With ``--report DIR`` the test
+uses ``FaceLandmarkMetric`` (NME, FR@0.10, AUC@0.10, every subset found
+beside the test annotation file, every refinement stage), dumps the
+predictions to ``DIR/predictions.pkl`` and writes ``DIR/report.md``,
+``DIR/table1_nme.csv``, ``DIR/results.csv``, ``DIR/ced_<dataset>.png`` and
+``DIR/run.json`` (what ``tools/analysis/report.py --run DIR`` reads to put
+several models and data sets in one table).
 """
 from __future__ import annotations
 
@@ -19,7 +24,8 @@ import json
 import os
 import os.path as osp
 
-from mmengine.config import Config, DictAction
+import mmengine
+from mmengine.config import Config
 from mmengine.runner import Runner
 
 import repformer_mmpose  # noqa: F401  (registers the plugin, mmcv fallback)
@@ -27,19 +33,23 @@ from repformer_mmpose.engine import (CheckpointNotFoundError,
                                      add_checkpoint_guard,
                                      exit_on_checkpoint_errors,
                                      explain_unknown_types)
+from repformer_mmpose.engine.optim_wrappers import allow_bf16_to_numpy
+from repformer_mmpose.engine.mmpose_tools import (load_mmpose_tool,
+                                                  parse_tool_args,
+                                                  set_data_root)
+from repformer_mmpose.engine.recipes import use_channels_last
 from repformer_mmpose.evaluation import report
 from repformer_mmpose.evaluation.eval_config import (dataset_label,
                                                      face_metric_of,
                                                      use_face_metric)
 
+MMPOSE_TEST = load_mmpose_tool('test')
 
-def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description='Evaluate a pose model')
-    parser.add_argument('config', help='test config file path')
-    parser.add_argument('checkpoint', help='checkpoint file')
-    parser.add_argument('--work-dir', help='the dir to save logs and results')
-    parser.add_argument(
-        '--out', help='dump the predictions to this pickle file')
+
+def our_flags() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        description='Evaluate a pose model (MMPose\'s tools/test.py with '
+        'the RePFormer plugin)', add_help=False)
     parser.add_argument(
         '--output-stages',
         action='store_true',
@@ -54,19 +64,20 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         '--dataset-label',
         help='column group in the report (default: from the data root)')
     parser.add_argument(
-        '--cfg-options',
-        nargs='+',
-        action=DictAction,
-        help='override config entries, xxx=yyy')
+        '--amp',
+        action='store_true',
+        help='mixed-precision inference (bf16 autocast on a CPU)')
     parser.add_argument(
-        '--launcher',
-        choices=['none', 'pytorch', 'slurm', 'mpi'],
-        default='none',
-        help='job launcher')
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
-    args = parser.parse_args(argv)
-    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
-    return args
+        '--channels-last',
+        action='store_true',
+        help='channels-last convolutions (ChannelsLastHook)')
+    parser.add_argument(
+        '--data-root', help='the data root of the test set')
+    return parser
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    return parse_tool_args(MMPOSE_TEST, our_flags(), argv, 'test.py')
 
 
 def build_config(args: argparse.Namespace) -> Config:
@@ -74,26 +85,21 @@ def build_config(args: argparse.Namespace) -> Config:
         raise CheckpointNotFoundError(
             f'checkpoint not found: {args.checkpoint}')
     cfg = Config.fromfile(args.config)
-    if args.cfg_options is not None:
-        cfg.merge_from_dict(args.cfg_options)
-    cfg.launcher = args.launcher
-    cfg.load_from = args.checkpoint
-    # the checkpoint must fit the model (mmengine only warns)
-    add_checkpoint_guard(cfg)
-    cfg.work_dir = args.work_dir or cfg.get('work_dir') or osp.join(
-        './work_dirs',
-        osp.splitext(osp.basename(args.config))[0])
+    if args.data_root:
+        set_data_root(cfg, args.data_root)
     if args.output_stages:
         cfg.model.test_cfg.output_stages = True
     if args.report:
         cfg = use_face_metric(
             cfg, dump_file=osp.join(args.report, 'predictions.pkl'))
-    if args.out:
-        cfg.test_evaluator = [
-            *(cfg.test_evaluator if isinstance(cfg.test_evaluator, list)
-              else [cfg.test_evaluator]),
-            dict(type='DumpResults', out_file_path=args.out)
-        ]
+    cfg = MMPOSE_TEST.merge_args(cfg, args)
+    if args.amp:  # mmengine's TestLoop: bf16 autocast on CPU
+        cfg.test_cfg = dict(cfg.get('test_cfg') or {}, fp16=True)
+        allow_bf16_to_numpy()  # MMPose's decoders read heads via numpy
+    if args.channels_last:
+        use_channels_last(cfg)
+    # the checkpoint must fit the model (mmengine only warns)
+    add_checkpoint_guard(cfg)
     return cfg
 
 
@@ -131,6 +137,8 @@ def main(argv: list[str] | None = None) -> dict:
     with explain_unknown_types(cfg, args.config, args.cfg_options):
         runner = Runner.from_cfg(cfg)
         metrics = runner.test()
+    if args.out:  # as MMPose's test.py: the metrics
+        mmengine.dump(metrics, args.out)
     if args.report:
         for path in write_report(args, cfg, runner, metrics).values():
             print(f'report: {path}')

@@ -1,89 +1,69 @@
-"""Train a pose model with an mmengine config (MMPose's tools/train.py, thin).
+"""Train a pose model: MMPose's ``tools/train.py``, every flag of it, plus
+``--channels-last`` and ``--data-root``; ``--amp`` also works on a CPU.
 
 Example::
 
     python tools/train.py configs/repformer/300w/\
-repformer_res18_1xb16-360e_300w-256x256.py \
-        --cfg-options train_dataloader.dataset.data_root=data/300w/
+repformer_res18_1xb16-360e_300w-256x256.py --data-root data/300w/
+
+MMPose's flags (``--work-dir``, ``--resume``, ``--amp``, ``--no-validate``,
+``--auto-scale-lr``, ``--show-dir``, ``--show``, ``--interval``,
+``--wait-time``, ``--cfg-options``, ``--launcher``) are parsed and merged by
+MMPose's own script. ``--amp`` on a machine without a GPU trains with bf16
+autocast (``BF16AutocastOptimWrapper``; mmengine's ``AmpOptimWrapper``
+refuses CPUs). ``--cfg-options`` come last, as in MMPose.
 """
 from __future__ import annotations
 
 import argparse
-import os
-import os.path as osp
 
 import torch
-from mmengine.config import Config, DictAction
+from mmengine.config import Config
 from mmengine.runner import Runner
 
 import repformer_mmpose  # noqa: F401  (registers the plugin, mmcv fallback)
 from repformer_mmpose.engine import (add_checkpoint_guard,
                                      exit_on_checkpoint_errors,
                                      explain_unknown_types)
+from repformer_mmpose.engine.mmpose_tools import (load_mmpose_tool,
+                                                  parse_tool_args,
+                                                  set_data_root)
 from repformer_mmpose.engine.recipes import use_amp, use_channels_last
 
+MMPOSE_TRAIN = load_mmpose_tool('train')
 
-def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description='Train a pose model')
-    parser.add_argument('config', help='train config file path')
-    parser.add_argument('--work-dir', help='the dir to save logs and models')
-    parser.add_argument(
-        '--resume',
-        nargs='?',
-        type=str,
-        const='auto',
-        help='resume from the given checkpoint, or, with no value, from the '
-        'latest checkpoint in the work dir')
-    parser.add_argument(
-        '--amp',
-        action='store_true',
-        help='automatic mixed precision: AmpOptimWrapper on a GPU, bf16 '
-        'autocast (no loss scaler) on a CPU')
+
+def our_flags() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        description='Train a pose model (MMPose\'s tools/train.py with the '
+        'RePFormer plugin)', add_help=False)
     parser.add_argument(
         '--channels-last',
         action='store_true',
         help='channels-last convolutions (ChannelsLastHook); the maths is '
         'unchanged')
     parser.add_argument(
-        '--auto-scale-lr',
-        action='store_true',
-        help='scale the learning rate with the total batch size')
-    parser.add_argument(
-        '--cfg-options',
-        nargs='+',
-        action=DictAction,
-        help='override config entries, xxx=yyy')
-    parser.add_argument(
-        '--launcher',
-        choices=['none', 'pytorch', 'slurm', 'mpi'],
-        default='none',
-        help='job launcher')
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
-    args = parser.parse_args(argv)
-    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
-    return args
+        '--data-root',
+        help='the data root of the training, validation and test sets '
+        '(annotation files and images stay relative to it)')
+    return parser
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    return parse_tool_args(MMPOSE_TRAIN, our_flags(), argv, 'train.py')
 
 
 def build_config(args: argparse.Namespace) -> Config:
     cfg = Config.fromfile(args.config)
-    if args.cfg_options is not None:
-        cfg.merge_from_dict(args.cfg_options)
-    cfg.launcher = args.launcher
-    cfg.work_dir = args.work_dir or cfg.get('work_dir') or osp.join(
-        './work_dirs',
-        osp.splitext(osp.basename(args.config))[0])
-    if args.resume == 'auto':
-        cfg.resume, cfg.load_from = True, None
-    elif args.resume is not None:
-        cfg.resume, cfg.load_from = True, args.resume
-    if args.amp:
+    if args.data_root:
+        set_data_root(cfg, args.data_root)
+    cfg = MMPOSE_TRAIN.merge_args(cfg, args)
+    if args.amp:  # MMPose set AmpOptimWrapper, which refuses CPUs
         use_amp(cfg)
     if args.channels_last:
         use_channels_last(cfg)
     if cfg.launcher == 'pytorch' and not torch.cuda.is_available():
         use_cpu_process_group(cfg)
-    if args.auto_scale_lr:
-        cfg.auto_scale_lr.enable = True
     # a checkpoint to resume/load must exist and fit the model
     add_checkpoint_guard(cfg)
     return cfg

@@ -7,32 +7,9 @@ import sys
 from contextlib import nullcontext
 from functools import partial
 
+from ..engine.optim_wrappers import allow_bf16_to_numpy
 from .models import MODEL_SPECS, build_model, make_data_samples
 from .timing import Timer, count_flops, interleaved, peak_memory_mib
-
-
-def allow_bf16_to_numpy() -> None:
-    """MMPose 1.3.2's heads compute their training accuracy through
-    ``to_numpy``, and numpy has no bf16: under bf16 autocast, upcast there
-    (the metric only; the loss and its gradients are untouched)."""
-    import torch
-
-    from mmpose.utils import tensor_utils
-    original = tensor_utils.to_numpy
-
-    def upcast(x):
-        if isinstance(x, torch.Tensor) and x.dtype == torch.bfloat16:
-            return x.float()
-        return x
-
-    def to_numpy(x, *args, **kwargs):
-        if isinstance(x, (list, tuple)):
-            x = type(x)(upcast(item) for item in x)
-        return original(upcast(x), *args, **kwargs)
-
-    for module in list(sys.modules.values()):
-        if getattr(module, 'to_numpy', None) is original:
-            module.to_numpy = to_numpy
 
 
 class ModelUnderTest:

@@ -10,6 +10,7 @@ landmark path in float32 under autocast
 from __future__ import annotations
 
 import contextlib
+import sys
 from collections.abc import Iterator
 
 import torch
@@ -18,6 +19,33 @@ from mmengine.optim import OptimWrapper
 from torch import nn
 
 from mmpose.registry import OPTIM_WRAPPERS
+
+
+def allow_bf16_to_numpy() -> None:
+    """MMPose 1.3.2's heads compute their training accuracy through
+    ``to_numpy``, and numpy has no bf16: under bf16 autocast, upcast there
+    (the metric only; the loss and its gradients are untouched). Their
+    decoders (``predict``) likewise. Idempotent."""
+    from mmpose.utils import tensor_utils
+    original = tensor_utils.to_numpy
+    if getattr(original, 'upcasts_bf16', False):
+        return
+
+    def upcast(x):
+        if isinstance(x, torch.Tensor) and x.dtype == torch.bfloat16:
+            return x.float()
+        return x
+
+    def to_numpy(x, *args, **kwargs):
+        if isinstance(x, (list, tuple)):
+            x = type(x)(upcast(item) for item in x)
+        return original(upcast(x), *args, **kwargs)
+
+    to_numpy.upcasts_bf16 = True
+
+    for module in list(sys.modules.values()):
+        if getattr(module, 'to_numpy', None) is original:
+            module.to_numpy = to_numpy
 
 
 @OPTIM_WRAPPERS.register_module()
@@ -32,6 +60,7 @@ class BF16AutocastOptimWrapper(OptimWrapper):
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
+        allow_bf16_to_numpy()
         print_log(
             'BF16AutocastOptimWrapper: bf16 autocast, float32 weights and '
             'optimizer state, no loss scaler (bf16 has float32\'s exponent '
