@@ -284,13 +284,13 @@ def test_train_pipeline_has_the_paper_augmentation(path):
     assert steps['RandomOcclusion']['max_size_ratio'] == 0.4
     assert steps['RandomGaussianBlur']['prob'] == 0.3
     assert steps['RandomGaussianBlur']['max_sigma'] == 5 * px
-    assert steps['RandomGrayscale']['prob'] == 0.2
+    assert steps['RandomLumaGrayscale']['prob'] == 0.2
     # geometric jitter before the crop, photometric after it
     affine = order.index('TopdownAffine')
     assert order.index('RandomFlip') < affine
     assert order.index('RandomShiftRotate') < affine
     for name in ('RandomOcclusion', 'RandomGaussianBlur',
-                 'RandomGrayscale'):
+                 'RandomLumaGrayscale'):
         assert affine < order.index(name) < order.index('GenerateTarget')
     assert order[0] == 'LoadFaceImage' and order[-1] == 'PackPoseInputs'
     # evaluation is not augmented

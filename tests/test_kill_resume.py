@@ -93,7 +93,7 @@ def tiny_config(data: Path) -> Config:
             transform['encoder'] = dict(type='DLRLabel',
                                         input_size=(SIZE, SIZE))
     assert {'RandomFlip', 'RandomShiftRotate', 'RandomOcclusion',
-            'RandomGaussianBlur', 'RandomGrayscale'} <= {
+            'RandomGaussianBlur', 'RandomLumaGrayscale'} <= {
                 t['type'] for t in pipeline}
     cfg.train_dataloader.update(batch_size=2, num_workers=0,
                                 persistent_workers=False)

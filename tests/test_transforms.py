@@ -14,7 +14,7 @@ from mmpose.registry import TRANSFORMS
 import repformer_mmpose  # noqa: F401
 from repformer_mmpose.datasets.transforms import (
     RandomGaussianBlur,
-    RandomGrayscale,
+    RandomLumaGrayscale,
     RandomOcclusion,
     RandomShiftRotate,
 )
@@ -346,13 +346,13 @@ def test_blur_frequency_and_sigma_range():
 
 
 # --------------------------------------------------------------------------
-# RandomGrayscale
+# RandomLumaGrayscale
 # --------------------------------------------------------------------------
 
 
 def test_grayscale_gives_three_equal_luma_channels():
     img = _rng_image()
-    out = RandomGrayscale(prob=1.)({'img': img.copy()})['img']
+    out = RandomLumaGrayscale(prob=1.)({'img': img.copy()})['img']
     assert out.shape == img.shape and out.dtype == np.uint8
     np.testing.assert_array_equal(out[..., 0], out[..., 1])
     np.testing.assert_array_equal(out[..., 0], out[..., 2])
@@ -365,9 +365,9 @@ def test_grayscale_prob_zero_is_identity_and_frequency():
     img = _rng_image(32, 32)
     np.random.seed(0)
     for _ in range(20):
-        out = RandomGrayscale(prob=0.)({'img': img.copy()})['img']
+        out = RandomLumaGrayscale(prob=0.)({'img': img.copy()})['img']
         np.testing.assert_array_equal(out, img)
-    t = RandomGrayscale(prob=0.2)
+    t = RandomLumaGrayscale(prob=0.2)
     np.random.seed(6)
     grey = 0
     for _ in range(N_DRAWS):
@@ -378,7 +378,7 @@ def test_grayscale_prob_zero_is_identity_and_frequency():
 
 def test_grayscale_rejects_four_channels():
     with pytest.raises(ValueError, match='3'):
-        RandomGrayscale(prob=1.)({'img': np.zeros((4, 4, 4), np.uint8)})
+        RandomLumaGrayscale(prob=1.)({'img': np.zeros((4, 4, 4), np.uint8)})
 
 
 # --------------------------------------------------------------------------
@@ -400,8 +400,8 @@ def test_grayscale_rejects_four_channels():
     (RandomGaussianBlur, {'prob': -1.}),
     (RandomGaussianBlur, {'max_sigma': -1.}),
     (RandomGaussianBlur, {'max_sigma': float('inf')}),
-    (RandomGrayscale, {'prob': 1.01}),
-    (RandomGrayscale, {'prob': '0.5'}),
+    (RandomLumaGrayscale, {'prob': 1.01}),
+    (RandomLumaGrayscale, {'prob': '0.5'}),
 ])
 def test_invalid_arguments_raise(cls, kwargs):
     with pytest.raises(ValueError):
@@ -422,8 +422,8 @@ def test_defaults_follow_pipnet_and_repr():
                          'record_box=True)')
     blur = TRANSFORMS.build({'type': 'RandomGaussianBlur'})
     assert repr(blur) == 'RandomGaussianBlur(prob=0.3, max_sigma=5.0)'
-    grey = TRANSFORMS.build({'type': 'RandomGrayscale'})
-    assert repr(grey) == 'RandomGrayscale(prob=0.2)'
+    grey = TRANSFORMS.build({'type': 'RandomLumaGrayscale'})
+    assert repr(grey) == 'RandomLumaGrayscale(prob=0.2)'
 
 
 def test_cache_random_params_repeats_the_draw():
@@ -465,7 +465,7 @@ def _pipeline(**probs) -> Compose:
         {'type': 'TopdownAffine', 'input_size': (CROP, CROP)},
         {'type': 'RandomOcclusion', 'prob': p['occ']},
         {'type': 'RandomGaussianBlur', 'prob': p['blur']},
-        {'type': 'RandomGrayscale', 'prob': p['grey']},
+        {'type': 'RandomLumaGrayscale', 'prob': p['grey']},
         {'type': 'GenerateTarget',
          'encoder': {'type': 'RegressionLabel', 'input_size': (CROP, CROP)}},
         {'type': 'PackPoseInputs', 'pack_transformed': True},

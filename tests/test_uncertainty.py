@@ -13,7 +13,7 @@ from repformer_mmpose.evaluation.uncertainty_metrics import (
     auroc, evaluate_uncertainty, nme_drop, promised_drop, reference_rankings,
     sparsification_curve)
 from repformer_mmpose.models.heads.uncertainty import (
-    interval_radius, negative_log_likelihood, occlusion_labels,
+    LandmarkUncertainty, interval_radius, negative_log_likelihood, occlusion_labels,
     probability_within)
 
 UNCERTAINTY = dict(distribution='laplace', norm_indices=(0, 4))
@@ -125,9 +125,9 @@ def test_predict_scores_are_the_documented_confidence():
         preds = head.predict(memories, samples, {})
         landmarks = head(memories)[-1]
     for b in range(2):
-        # d = distance of the predicted points 0 and 4, radius 0.05 d
+        # d = distance of the predicted points 0 and 4, radius 0.1 d
         d = float((landmarks[b, 0] - landmarks[b, 4]).norm())
-        ratio = 0.05 * d / 0.01
+        ratio = 0.1 * d / 0.01
         expected = 1 - (1 + ratio) * math.exp(-ratio)
         assert np.allclose(preds[b].keypoint_scores, expected, atol=1e-5)
         assert preds[b].keypoint_scores.shape == (1, NUM_KPTS)
@@ -184,7 +184,7 @@ def test_occlusion_loss_and_visibility_by_hand():
         preds = head.predict(memories, samples, {})
         landmarks = head(memories)[-1]
     d = float((landmarks[0, 0] - landmarks[0, 4]).norm())
-    ratio = 0.05 * d / 0.01
+    ratio = 0.1 * d / 0.01
     within = 1 - (1 + ratio) * math.exp(-ratio)
     assert np.allclose(preds[0].keypoint_visibility, 1 - p_occluded,
                        atol=1e-6)
@@ -415,3 +415,21 @@ def test_report_has_a_confidence_table():
     # the occluded points are the large-scale (low-confidence) ones
     assert cells['occlusion AUROC'] == '1.000'
     assert confidence_table([plain]) == ([], [])
+
+
+def test_keypoint_scores_suit_mmposes_kpt_thr():
+    """The default score is P(not a failure): error within 10 % of the
+    inter-ocular distance d. A point predicted to 2 % of d (the accuracy
+    of a good 300W model) scores >= 0.95 and is drawn at MMPose's
+    kpt_thr 0.3; one whose error scale is half of d, or predicted
+    occluded, scores below it."""
+    branch = LandmarkUncertainty(1, 8, 8, norm_indices=(0, 1))
+    landmarks = torch.tensor([[[0.3, 0.4], [0.7, 0.4]]])  # d = 0.4
+    scales = torch.tensor([[0.02 * 0.4, 0.5 * 0.4]])
+    scores = branch.confidence(landmarks, scales)
+    ratio = 0.1 / 0.02
+    assert scores[0, 0] == pytest.approx(1 - (1 + ratio) * math.exp(-ratio))
+    assert scores[0, 0] >= 0.95 and scores[0, 1] < 0.3
+    occluded = branch.confidence(landmarks, scales,
+                                 torch.tensor([[0.2, 1.]]))
+    assert occluded[0, 0] < 0.3

@@ -25,6 +25,7 @@ from .face_detectors import (CascadeFaceDetector, MMDetFaceDetector,
                              load_boxes_json)
 from .inference import (FaceLandmarkDetector, FaceLandmarks, ImageReadError,
                         faces_to_json, predict_landmarks, read_image)
+from .mmpose_inferencer import MMPoseDetectorAdapter, use_face_detector
 from .model import (CheckpointMismatchError, check_state_dict,
                     init_face_model, load_config, read_state_dict)
 from .visualization import draw_faces
@@ -36,5 +37,6 @@ __all__ = [
     'check_boxes', 'load_boxes_json', 'FaceLandmarkDetector',
     'FaceLandmarks', 'ImageReadError', 'faces_to_json', 'predict_landmarks',
     'read_image', 'CheckpointMismatchError', 'check_state_dict',
-    'init_face_model', 'load_config', 'read_state_dict', 'draw_faces'
+    'init_face_model', 'load_config', 'read_state_dict', 'draw_faces',
+    'MMPoseDetectorAdapter', 'use_face_detector'
 ]

@@ -45,7 +45,7 @@ train_pipeline = [
     dict(type='TopdownAffine', input_size=input_size),
     dict(type='RandomOcclusion', prob=0.5, max_size_ratio=0.4),
     dict(type='RandomGaussianBlur', prob=0.3, max_sigma=5.0),
-    dict(type='RandomGrayscale', prob=0.2),
+    dict(type='RandomLumaGrayscale', prob=0.2),
     dict(type='GenerateTarget', encoder=codec),
     dict(type='PackPoseInputs')
 ]

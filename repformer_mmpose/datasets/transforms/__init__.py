@@ -3,7 +3,8 @@ from .bbox import GetFaceBBoxCenterScale
 from .geometric import RandomShiftRotate
 from .landmark_layout import CheckNumKeypoints, MapLandmarks
 from .loading import ImageLoadError, LoadFaceImage
-from .photometric import RandomGaussianBlur, RandomGrayscale, RandomOcclusion
+from .photometric import (RandomGaussianBlur, RandomLumaGrayscale,
+                          RandomOcclusion)
 
 __all__ = [
     'CheckNumKeypoints',
@@ -12,7 +13,7 @@ __all__ = [
     'LoadFaceImage',
     'MapLandmarks',
     'RandomGaussianBlur',
-    'RandomGrayscale',
+    'RandomLumaGrayscale',
     'RandomOcclusion',
     'RandomShiftRotate',
 ]

@@ -201,11 +201,12 @@ class RandomGaussianBlur(BaseTransform):
 
 
 @TRANSFORMS.register_module()
-class RandomGrayscale(BaseTransform):
+class RandomLumaGrayscale(BaseTransform):
     """Turn the crop grey, keeping three channels.
 
-    PIPNet's ``transforms.RandomGrayscale(0.2)``: with probability ``prob``
-    (0.2 in PIPNet) the BGR crop becomes its luma
+    PIPNet's ``transforms.RandomGrayscale(0.2)`` (torchvision's; mmcv's
+    ``RandomGrayscale`` truncates rather than rounds): with probability
+    ``prob`` (0.2 in PIPNet) the BGR crop becomes its luma
     (``0.299 R + 0.587 G + 0.114 B``, ``cv2.COLOR_BGR2GRAY``) copied into
     three equal channels, so the network input keeps its shape. Images with
     one channel are already grey and are left as they are.
@@ -237,7 +238,7 @@ class RandomGrayscale(BaseTransform):
         if img.ndim == 2 or img.shape[2] == 1:
             return img
         if img.shape[2] != 3:
-            raise ValueError('RandomGrayscale expects a BGR image with 3 '
+            raise ValueError('RandomLumaGrayscale expects a BGR image with 3 '
                              f'channels, got shape {img.shape}')
         gray = cv2.cvtColor(img, cv2.COLOR_BGR2GRAY)
         return cv2.cvtColor(gray, cv2.COLOR_GRAY2BGR)

@@ -189,7 +189,10 @@ class LandmarkUncertainty(nn.Module):
         distribution (str): ``'laplace'`` (default) or ``'gaussian'``.
         loss_weight (float): Weight of each stage's NLL.
         confidence_radius (float): The score of a point is
-            ``P(error <= confidence_radius * d)``.
+            ``P(error <= confidence_radius * d)``; 0.1 (default): the
+            probability that the point is not a failure (FR@0.10), so a
+            well-predicted visible point scores near 1 and MMPose's
+            ``kpt_thr`` (0.3) hides the doubtful ones.
         norm_indices (tuple[int, int], optional): Two landmarks whose
             predicted distance is ``d`` (the data set's inter-ocular
             points, e.g. 300W's 36/45). Without them ``d`` is the face box
@@ -205,7 +208,7 @@ class LandmarkUncertainty(nn.Module):
 
     def __init__(self, num_stages: int, embed_dims: int, hidden_dims: int,
                  distribution: str = 'laplace', loss_weight: float = 1.,
-                 confidence_radius: float = 0.05,
+                 confidence_radius: float = 0.1,
                  norm_indices: tuple[int, int] | None = None,
                  query_gradient: float = 0.,
                  occlusion_weight: float = 0.,
