@@ -13,8 +13,8 @@ from repformer_mmpose.evaluation.uncertainty_metrics import (
     auroc, evaluate_uncertainty, nme_drop, promised_drop, reference_rankings,
     sparsification_curve)
 from repformer_mmpose.models.heads.uncertainty import (
-    LandmarkUncertainty, interval_radius, negative_log_likelihood, occlusion_labels,
-    probability_within)
+    LandmarkUncertainty, interval_radius, negative_log_likelihood,
+    occlusion_labels, probability_within)
 
 UNCERTAINTY = dict(distribution='laplace', norm_indices=(0, 4))
 
