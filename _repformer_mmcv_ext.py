@@ -6,9 +6,10 @@ module loads them when imported, so a script that starts with
 'mmcv._ext'`` unless ``repformer_mmpose`` (which registers a stand-in, see
 ``repformer_mmpose/utils/mmcv_ops_fallback.py``) was imported first.
 
-``tools/setup_env.sh`` runs ``python -m _repformer_mmcv_ext install``, which
-writes ``repformer_mmcv_ext.pth`` into the environment's site-packages (an
-editable install does not copy such a file there). At every interpreter
+Installing the package (``pip install .`` or ``-e .``; ``setup.py`` adds
+the file to both wheels) puts ``repformer_mmcv_ext.pth`` into the
+environment's site-packages; ``python -m _repformer_mmcv_ext install``
+writes it by hand. At every interpreter
 start Python runs that file's one line: it imports this module (stdlib
 only, nothing else is imported) and appends :class:`MMCVExtFinder` to the
 end of ``sys.meta_path``. The finder answers only ``mmcv._ext``, and only
@@ -36,10 +37,9 @@ PTH_NAME = 'repformer_mmcv_ext.pth'
 PTH_TEXT = (
     '# repformer-mmpose: lets mmcv.ops (and so mmpose.apis) import on\n'
     '# mmcv-lite, which has no compiled mmcv._ext; does nothing with a\n'
-    '# full mmcv. Written by tools/setup_env.sh (python -m '
-    '_repformer_mmcv_ext\n'
-    '# install); delete this file, or run python -m _repformer_mmcv_ext\n'
-    '# remove, to take it away.\n'
+    '# full mmcv. Installed with repformer-mmpose (pip); removed by\n'
+    '# pip uninstall repformer-mmpose, or by python -m _repformer_mmcv_ext\n'
+    '# remove.\n'
     "import importlib.util as u; u.find_spec('_repformer_mmcv_ext') and "
     "__import__('_repformer_mmcv_ext').install()\n")
 

