@@ -18,6 +18,7 @@ and the NME of every refinement stage, from ``FaceLandmarkMetric``) and
 """
 from __future__ import annotations
 
+import repformer_mmpose  # noqa: F401  (first: registers the plugin, quiets mmengine)
 import argparse
 import copy
 import os.path as osp
@@ -29,6 +30,7 @@ from mmengine.runner import Runner
 
 from repformer_mmpose.engine import (add_checkpoint_guard,
                                      exit_on_checkpoint_errors)
+from repformer_mmpose.engine.mmpose_tools import set_data_root
 from repformer_mmpose.evaluation import FaceEvaluation, mean_shape_errors
 from repformer_mmpose.evaluation.eval_config import (face_metric_of,
                                                      test_ann_path,
@@ -39,7 +41,6 @@ from repformer_mmpose.evaluation.report import load_dump
 
 DEFAULT_CONFIG = ('configs/repformer/synthface/'
                   'repformer_res18-d128_1xb16-6e_synthface-128x128.py')
-LOADERS = ('train_dataloader', 'val_dataloader', 'test_dataloader')
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -51,8 +52,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         '--checkpoint',
         help='evaluate this checkpoint instead of training one')
-    parser.add_argument('--num-train', type=int, default=3000)
-    parser.add_argument('--num-test', type=int, default=500)
+    parser.add_argument(
+        '--num-train', type=int,
+        help='faces of the generated SynthFace training set (default 3000; '
+        'SynthFace configs only)')
+    parser.add_argument(
+        '--num-test', type=int,
+        help='faces of the generated SynthFace test set (default 500; '
+        'SynthFace configs only)')
     parser.add_argument('--seed', type=int, default=0)
     parser.add_argument('--num-vis', type=int, default=16)
     parser.add_argument(
@@ -64,8 +71,7 @@ def load_config(args: argparse.Namespace) -> Config:
     cfg = Config.fromfile(args.config)
     cfg.merge_from_dict(args.cfg_options)
     if args.data_root:
-        for loader in LOADERS:
-            cfg[loader].dataset.data_root = args.data_root
+        set_data_root(cfg, args.data_root)
     cfg.work_dir = args.work_dir
     cfg.randomness = dict(seed=args.seed)
     # --checkpoint must exist and fit the model (mmengine only warns)
@@ -74,14 +80,25 @@ def load_config(args: argparse.Namespace) -> Config:
 
 
 def ensure_synthface(cfg: Config, args: argparse.Namespace) -> None:
-    """Generate SynthFace where a SynthFace config points, if missing."""
-    if 'synthface' not in cfg.train_dataloader.dataset.ann_file:
+    """Generate SynthFace where a SynthFace config points, if missing.
+    ``--num-train``/``--num-test`` size that set: with another data set
+    they are refused (they would change nothing)."""
+    ann_file = cfg.train_dataloader.dataset.ann_file
+    if 'synthface' not in ann_file:
+        given = [flag for flag, value in (('--num-train', args.num_train),
+                                          ('--num-test', args.num_test))
+                 if value is not None]
+        if given:
+            raise SystemExit(
+                f'main_job.py: error: {" and ".join(given)} size the '
+                f'generated SynthFace set; {args.config} reads {ann_file}, '
+                'whose size is fixed')
         return
     from repformer_mmpose.datasets.synthface import generate_synthface
     generate_synthface(
         cfg.train_dataloader.dataset.data_root,
-        num_train=args.num_train,
-        num_test=args.num_test,
+        num_train=3000 if args.num_train is None else args.num_train,
+        num_test=500 if args.num_test is None else args.num_test,
         seed=args.seed)
 
 

@@ -19,6 +19,7 @@ several models and data sets in one table).
 """
 from __future__ import annotations
 
+import repformer_mmpose  # noqa: F401  (first: registers the plugin, quiets mmengine)
 import argparse
 import json
 import os
@@ -28,7 +29,6 @@ import mmengine
 from mmengine.config import Config
 from mmengine.runner import Runner
 
-import repformer_mmpose  # noqa: F401  (registers the plugin, mmcv fallback)
 from repformer_mmpose.engine import (CheckpointNotFoundError,
                                      add_checkpoint_guard,
                                      exit_on_checkpoint_errors,
@@ -49,7 +49,7 @@ MMPOSE_TEST = load_mmpose_tool('test')
 def our_flags() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         description='Evaluate a pose model (MMPose\'s tools/test.py with '
-        'the RePFormer plugin)', add_help=False)
+        'the RePFormer plugin)', add_help=False, allow_abbrev=False)
     parser.add_argument(
         '--output-stages',
         action='store_true',

@@ -15,13 +15,13 @@ refuses CPUs). ``--cfg-options`` come last, as in MMPose.
 """
 from __future__ import annotations
 
+import repformer_mmpose  # noqa: F401  (first: registers the plugin, quiets mmengine)
 import argparse
 
 import torch
 from mmengine.config import Config
 from mmengine.runner import Runner
 
-import repformer_mmpose  # noqa: F401  (registers the plugin, mmcv fallback)
 from repformer_mmpose.engine import (add_checkpoint_guard,
                                      exit_on_checkpoint_errors,
                                      explain_unknown_types)
@@ -36,7 +36,7 @@ MMPOSE_TRAIN = load_mmpose_tool('train')
 def our_flags() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         description='Train a pose model (MMPose\'s tools/train.py with the '
-        'RePFormer plugin)', add_help=False)
+        'RePFormer plugin)', add_help=False, allow_abbrev=False)
     parser.add_argument(
         '--channels-last',
         action='store_true',

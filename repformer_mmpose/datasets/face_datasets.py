@@ -76,6 +76,20 @@ PIXEL_STD = 200.
 CHECK_IMAGES = ('none', 'exists', 'decode')
 
 
+def installed_metainfo(metainfo: dict) -> dict:
+    """MMPose's dataset classes name their keypoint layout by a path
+    relative to MMPose's source tree (``configs/_base_/datasets/300w.py``),
+    which MMPose resolves to its installed copy with a warning at every
+    dataset build; name the installed copy directly."""
+    from_file = metainfo.get('from_file')
+    if not from_file or osp.isabs(from_file):
+        return metainfo
+    import mmpose
+    installed = osp.join(osp.dirname(mmpose.__file__), '.mim', from_file)
+    return dict(metainfo, from_file=installed) if osp.isfile(
+        installed) else metainfo
+
+
 class CheckedFaceDatasetMixin:
     """Checks every record of a COCO-style face dataset at load time.
 
@@ -103,6 +117,10 @@ class CheckedFaceDatasetMixin:
     IMG_FIELDS: tuple[str, ...] = ('file_name', 'width', 'height')
     #: Whether the parent crops with the file's ``center``/``scale``.
     USES_CENTER_SCALE = False
+
+    def __init_subclass__(cls, **kwargs) -> None:
+        super().__init_subclass__(**kwargs)
+        cls.METAINFO = installed_metainfo(getattr(cls, 'METAINFO', {}))
 
     def __init__(self,
                  *args,

@@ -32,7 +32,9 @@ def load_mmpose_tool(name: str) -> ModuleType:
 
 def parse_tool_args(tool: ModuleType, ours: argparse.ArgumentParser,
                     argv: list[str] | None, prog: str) -> argparse.Namespace:
-    """Our flags (``ours``, built with ``add_help=False``) and every flag
+    """Our flags (``ours``, built with ``add_help=False`` and
+    ``allow_abbrev=False``, so that no MMPose flag reads as a prefix of
+    ours) and every flag
     of MMPose's ``tool``, in one namespace. ``--help`` prints ours, then
     MMPose's."""
     argv = sys.argv[1:] if argv is None else list(argv)

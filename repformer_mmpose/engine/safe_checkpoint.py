@@ -24,6 +24,7 @@ import os
 import os.path as osp
 import pickle
 import warnings
+import zipfile
 
 import torch
 from mmengine.logging.history_buffer import HistoryBuffer
@@ -33,6 +34,9 @@ from mmengine.runner.checkpoint import CheckpointLoader
 from ..utils.safe_pickle import numpy_globals
 
 UNSAFE_ENV = 'REPFORMER_UNSAFE_LOAD'
+# torch.save stores its archive's entries uncompressed; an entry that
+# inflates more than this is refused before torch reads it
+MAX_INFLATION = 100
 _HISTORY_BUFFER_METHODS = ('min', 'max', 'current', 'mean')
 
 
@@ -74,8 +78,12 @@ def load_checkpoint_file(filename: str, map_location=None):
             unreadable (the message names it and gives torch's reason).
     """
     filename = osp.expanduser(filename)
+    if osp.isdir(filename):
+        raise CheckpointReadError(
+            f'{filename} is a folder, not a checkpoint file')
     if not osp.isfile(filename):
         raise FileNotFoundError(f'checkpoint {filename} can not be found')
+    check_checkpoint_format(filename)
     try:
         with torch.serialization.safe_globals(safe_globals()), \
                 _guard_history_buffer_methods(filename):
@@ -96,6 +104,32 @@ def load_checkpoint_file(filename: str, map_location=None):
     warnings.warn(f'{UNSAFE_ENV}=1: loading {filename} with '
                   'weights_only=False', stacklevel=2)
     return torch.load(filename, map_location=map_location, weights_only=False)
+
+
+def check_checkpoint_format(filename: str) -> None:
+    """Refuse, before torch reads it, a file that is not a checkpoint
+    (``torch.save`` writes a zip archive, or a pickle in the legacy
+    format) or an archive whose entries inflate more than
+    :data:`MAX_INFLATION` times (a decompression bomb)."""
+    with open(filename, 'rb') as f:
+        head = f.read(4)
+    if zipfile.is_zipfile(filename):
+        with zipfile.ZipFile(filename) as archive:
+            for entry in archive.infolist():
+                if entry.file_size > MAX_INFLATION * max(
+                        entry.compress_size, 1024):
+                    raise CheckpointReadError(
+                        f'{filename} is not a torch checkpoint: its entry '
+                        f'{entry.filename} inflates from '
+                        f'{entry.compress_size} to {entry.file_size} bytes '
+                        '(torch.save stores entries uncompressed)')
+        return
+    if not head or head.startswith(b'PK'):  # empty, or a damaged archive
+        return  # torch's own error says which
+    if not head.startswith(b'\x80'):  # pickle protocol >= 2
+        raise CheckpointReadError(
+            f'{filename} is not a checkpoint: torch.save writes a zip '
+            f'archive (or a pickle), this file starts with {head!r}')
 
 
 @contextlib.contextmanager

@@ -83,7 +83,9 @@ class FaceLandmarkMetric(BaseMetric):
         prefix (str, optional): As mmengine's ``BaseMetric``.
     """
 
-    default_prefix = None  # keys as MMPose's NME: 'NME', ...
+    # no prefix: keys as MMPose's NME ('NME', ...); '' rather than None so
+    # that mmengine does not warn that it is unset
+    default_prefix = ''
 
     def __init__(self,
                  norm_mode: str = 'auto',

@@ -27,6 +27,7 @@ Example::
 """
 from __future__ import annotations
 
+import repformer_mmpose  # noqa: F401  (first: registers the plugin, quiets mmengine)
 import argparse
 import os
 import platform
@@ -39,7 +40,6 @@ from typing import Callable
 import torch
 from mmengine.config import DictAction
 
-import repformer_mmpose  # noqa: F401  (registers the plugin)
 from repformer_mmpose.apis import init_face_model
 from repformer_mmpose.deployment import (LandmarkModel, export_onnx,
                                          onnxruntime_session)

@@ -15,6 +15,7 @@ in the stage's residual predictor (see
 """
 from __future__ import annotations
 
+import repformer_mmpose  # noqa: F401  (first: registers the plugin, quiets mmengine)
 import argparse
 import sys
 
@@ -23,7 +24,6 @@ import torch
 from mmengine.config import DictAction
 from mmengine.runner import Runner
 
-import repformer_mmpose  # noqa: F401  (registers the plugin)
 from repformer_mmpose.apis import init_face_model, load_config
 from repformer_mmpose.engine import exit_on_checkpoint_errors
 from repformer_mmpose.evaluation.face_alignment import INTEROCULAR_INDICES

@@ -21,11 +21,11 @@ else MMPose's box side); each table says which was used.
 """
 from __future__ import annotations
 
+import repformer_mmpose  # noqa: F401  (first: registers the plugin, quiets mmengine)
 import argparse
 import json
 import os.path as osp
 
-import repformer_mmpose  # noqa: F401  (registers the plugin)
 from repformer_mmpose.evaluation import report
 from repformer_mmpose.evaluation.subsets import (find_subset_files,
                                                  has_attributes,

@@ -22,6 +22,7 @@ the variants whose ``result.json`` is already there.
 """
 from __future__ import annotations
 
+import repformer_mmpose  # noqa: F401  (first: registers the plugin, quiets mmengine)
 import argparse
 import copy
 import gc
@@ -37,7 +38,6 @@ import time
 
 from mmengine.config import Config, DictAction
 
-import repformer_mmpose  # noqa: F401  (registers the plugin)
 from repformer_mmpose.evaluation import report
 from repformer_mmpose.evaluation.ablation import (TABLE2_VARIANTS, Variant,
                                                   apply_schedule,

@@ -15,6 +15,7 @@ training wall time and images per second, NME, FR, AUC and the stages.
 """
 from __future__ import annotations
 
+import repformer_mmpose  # noqa: F401  (first: registers the plugin, quiets mmengine)
 import argparse
 import os.path as osp
 import platform
@@ -25,7 +26,6 @@ import torch
 from mmengine.config import Config, DictAction
 from mmengine.runner import Runner
 
-import repformer_mmpose  # noqa: F401  (registers the plugin)
 from repformer_mmpose.engine.hooks.time_budget import TimeBudgetHook
 from repformer_mmpose.engine.recipes import use_amp, use_channels_last
 from repformer_mmpose.evaluation.eval_config import (face_metric_of,

@@ -26,6 +26,7 @@ Example::
 """
 from __future__ import annotations
 
+import repformer_mmpose  # noqa: F401  (first: registers the plugin, quiets mmengine)
 import argparse
 import json
 import os
@@ -35,7 +36,6 @@ import sys
 import cv2
 from mmengine.config import DictAction
 
-import repformer_mmpose  # noqa: F401  (registers the plugin)
 from repformer_mmpose.apis import (add_box_source_arguments,
                                    box_source_from_args, draw_faces,
                                    faces_to_json, predict_landmarks,

@@ -21,13 +21,13 @@ Example::
 """
 from __future__ import annotations
 
+import repformer_mmpose  # noqa: F401  (first: registers the plugin, quiets mmengine)
 import argparse
 import os.path as osp
 import sys
 
 from mmengine.config import DictAction
 
-import repformer_mmpose  # noqa: F401  (registers the plugin)
 from repformer_mmpose.apis import init_face_model
 from repformer_mmpose.engine import exit_on_checkpoint_errors
 from repformer_mmpose.deployment import (LandmarkModel, check_onnx_parity,

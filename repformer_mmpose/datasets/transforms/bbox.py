@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from mmpose.datasets.transforms import GetBBoxCenterScale
 from mmpose.registry import TRANSFORMS
+from mmpose.structures.bbox import bbox_xyxy2cs
 
 
 @TRANSFORMS.register_module()
@@ -21,16 +22,19 @@ class GetFaceBBoxCenterScale(GetBBoxCenterScale):
     """MMPose's ``GetBBoxCenterScale``; a record's ``bbox_padding``, when
     present, replaces ``padding``.
 
+    The same maths as MMPose's: a record's own ``bbox_center`` and
+    ``bbox_scale`` (300W's ``center``/``scale``) are padded, else they
+    come from ``bbox``; without MMPose's warning at every such record.
+
     Args:
         padding: Padding of records that set none (MMPose's 1.25).
     """
 
     def transform(self, results: dict) -> dict:
-        record_padding = results.get('bbox_padding')
-        if record_padding is None:
-            return super().transform(results)
-        default, self.padding = self.padding, float(record_padding)
-        try:
-            return super().transform(results)
-        finally:
-            self.padding = default
+        padding = float(results.get('bbox_padding') or self.padding)
+        if 'bbox_center' in results and 'bbox_scale' in results:
+            results['bbox_scale'] = results['bbox_scale'] * padding
+        else:
+            results['bbox_center'], results['bbox_scale'] = bbox_xyxy2cs(
+                results['bbox'], padding=padding)
+        return results

@@ -17,9 +17,11 @@ file that was just written is never removed. The plugin's configs use it
 from __future__ import annotations
 
 import contextlib
+import logging
 from collections.abc import Iterator
 
 from mmengine.hooks import CheckpointHook
+from mmengine.logging import MMLogger
 from mmpose.registry import HOOKS
 
 
@@ -45,12 +47,16 @@ class SafeCheckpointHook(CheckpointHook):
     """``CheckpointHook`` that keeps the previous checkpoint (and the
     previous best one) until the new one is saved. Same arguments."""
 
+    def before_train(self, runner) -> None:
+        with _quiet_file_client():
+            super().before_train(runner)
+
     def _save_checkpoint_with_step(self, runner, step, meta):
-        with self._removals_held_back():
+        with self._removals_held_back(), _quiet_file_client():
             super()._save_checkpoint_with_step(runner, step, meta)
 
     def _save_best_checkpoint(self, runner, metrics) -> None:
-        with self._removals_held_back():
+        with self._removals_held_back(), _quiet_file_client():
             super()._save_best_checkpoint(runner, metrics)
 
     def _written(self) -> set[str]:
@@ -75,3 +81,23 @@ class SafeCheckpointHook(CheckpointHook):
         for action, path in held.pending:
             if path not in keep:
                 getattr(backend, action)(path)
+
+
+@contextlib.contextmanager
+def _quiet_file_client() -> Iterator[None]:
+    """mmengine's checkpoint hook and ``save_checkpoint`` build a
+    ``FileClient`` for the default backend whatever the options, and each
+    time log the deprecation of mmengine's own classes, which no user can
+    act on: drop those two notices of the current logger."""
+    starts = ('"FileClient" will be deprecated',
+              '"HardDiskBackend" is the alias')
+
+    def keep(record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith(starts)
+
+    logger = MMLogger.get_current_instance()
+    logger.addFilter(keep)
+    try:
+        yield
+    finally:
+        logger.removeFilter(keep)
