@@ -146,8 +146,8 @@ def test_image_demo_refuses_to_write_over_its_input(tmp_path, tiny):
             [tiny['config'], tiny['checkpoint'], photo, '--out-dir',
              str(tmp_path), '--overwrite', *BOX])
     assert str(info.value) == (
-        f'the drawing of {photo} would be written over the input {photo}: '
-        'choose another output')
+        f'the drawing of {photo} {photo} is the input {photo}: writing it '
+        'would destroy an input; choose another output')
 
 
 def test_video_demo_outputs_are_checked_first(tmp_path, tiny):

@@ -2,6 +2,7 @@
 import csv
 import json
 import pickle
+import shutil
 
 import cv2
 import numpy as np
@@ -172,3 +173,30 @@ def test_test_tool_report_end_to_end(tmp_path, load_tool, repo_root):
     again = load_tool('analysis/report').main(
         [str(tmp_path / 'again'), '--run', str(out)])
     assert read_csv(again['table1_csv']) == rows
+    # an archived copy reads its own predictions, not the original path's
+    archived = tmp_path / 'archived'
+    shutil.copytree(out, archived)
+    shutil.rmtree(out)
+    moved = load_tool('analysis/report').main(
+        [str(tmp_path / 'from_archive'), '--run', str(archived)])
+    assert read_csv(moved['table1_csv']) == rows
+
+
+def test_report_is_written_all_or_nothing(dumps, tmp_path, monkeypatch):
+    """A failure while writing (here the CED plot, as on a full disk)
+    leaves the previous report's files as they were, and no partial or
+    staging file."""
+    from repformer_mmpose.evaluation import report as report_module
+    results = [report_module.ModelResult(
+        'A', 'WFLW', report_module.evaluate_dump(dumps['a_wflw']))]
+    out = tmp_path / 'report'
+    report_module.write_report(results, str(out))
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+
+    def disk_full(*args, **kwargs):
+        raise OSError(28, 'No space left on device')
+
+    monkeypatch.setattr(report_module, 'plot_ced', disk_full)
+    with pytest.raises(OSError, match='No space left'):
+        report_module.write_report(results + results, str(out))
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before

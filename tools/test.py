@@ -89,10 +89,14 @@ def build_config(args: argparse.Namespace) -> Config:
         set_data_root(cfg, args.data_root)
     if args.output_stages:
         cfg.model.test_cfg.output_stages = True
-    if args.report:
+    cfg = MMPOSE_TEST.merge_args(cfg, args)  # --cfg-options included
+    if args.report:  # after the options: the metric reads the data root
+        dumps = [evaluator for evaluator in cfg.test_evaluator
+                 if evaluator.get('type') == 'DumpResults'] if isinstance(
+                     cfg.test_evaluator, list) else []
         cfg = use_face_metric(
             cfg, dump_file=osp.join(args.report, 'predictions.pkl'))
-    cfg = MMPOSE_TEST.merge_args(cfg, args)
+        cfg.test_evaluator += dumps  # --dump
     if args.amp:  # mmengine's TestLoop: bf16 autocast on CPU
         cfg.test_cfg = dict(cfg.get('test_cfg') or {}, fp16=True)
         allow_bf16_to_numpy()  # MMPose's decoders read heads via numpy
@@ -118,7 +122,7 @@ def write_report(args: argparse.Namespace, cfg: Config, runner: Runner,
         dataset=dataset,
         config=args.config,
         checkpoint=args.checkpoint,
-        predictions=osp.join(args.report, 'predictions.pkl'),
+        predictions='predictions.pkl',  # beside this file
         metric=cfg.test_evaluator[0],
         first_stage=metric.first_stage,
         metrics={k: float(v) for k, v in metrics.items()})

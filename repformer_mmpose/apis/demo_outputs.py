@@ -15,6 +15,8 @@ import os.path as osp
 from collections import Counter
 from collections.abc import Sequence
 
+from ..utils.atomic_write import refuse_input_as_output
+
 
 class OutputExistsError(FileExistsError):
     """An output file exists and ``--overwrite`` was not given."""
@@ -77,15 +79,13 @@ def check_outputs(outputs: Sequence[tuple[str, str]],
         overwrite: Replace existing outputs.
 
     Raises:
-        ValueError: if an output is an input.
+        OutputIsInputError: if an output is an input (the same path, or
+            the same file under another name: a hard link).
         OutputExistsError: if an output exists and not ``overwrite``.
     """
-    sources = {osp.normcase(osp.realpath(path)): path for path in inputs}
+    sources = [('input', source) for source in inputs]
     for path, what in outputs:
-        source = sources.get(osp.normcase(osp.realpath(path)))
-        if source is not None:
-            raise ValueError(f'{what} would be written over the input '
-                             f'{source}: choose another output')
+        refuse_input_as_output(path, sources, what)  # path or hard link
         if osp.lexists(path) and not overwrite:
             raise OutputExistsError(
                 f'{path} exists ({what} would replace it): pass '

@@ -39,13 +39,16 @@ DETECTOR_NAMES = ('blazeface', 'blazeface-short', 'blazeface-full',
 DEFAULT_DETECTOR = 'blazeface'
 
 
-def check_boxes(boxes: Any, source: str = 'boxes') -> np.ndarray:
+def check_boxes(boxes: Any, source: str = 'boxes',
+                image_size: tuple[int, int] | None = None) -> np.ndarray:
     """``(n, 4)`` or ``(n, 5)`` ``x1, y1, x2, y2[, score]`` -> ``(n, 5)``
     float32 (score 1 where none is given).
 
     Raises:
         ValueError: naming ``source`` and the box index, for a box that is
-            not 4 or 5 finite numbers or whose ``x2 <= x1`` or ``y2 <= y1``.
+            not 4 or 5 finite numbers, whose ``x2 <= x1`` or ``y2 <= y1``,
+            or, given ``image_size`` ``(width, height)``, that lies wholly
+            outside the image.
     """
     rows = list(boxes) if not isinstance(boxes, np.ndarray) else boxes
     out = np.ones((len(rows), 5), dtype=np.float32)
@@ -62,6 +65,13 @@ def check_boxes(boxes: Any, source: str = 'boxes') -> np.ndarray:
             raise ValueError(
                 f'{source}[{index}] = {values[:4].tolist()} is empty: x1, '
                 'y1, x2, y2 needs x2 > x1 and y2 > y1')
+        if image_size is not None:
+            width, height = image_size
+            if values[2] <= 0 or values[3] <= 0 or values[0] >= width or \
+                    values[1] >= height:
+                raise ValueError(
+                    f'{source}[{index}] = {values[:4].tolist()} lies wholly '
+                    f'outside the {width}x{height} image')
         out[index, :values.size] = values
     return out
 
@@ -198,8 +208,9 @@ def load_boxes_json(path: str | Path,
       "bbox_score": s}, ...]}``;
     - an MMPose/COCO annotation file (``images`` + ``annotations`` with
       ``bbox`` as ``[x, y, w, h]``): the faces of the image whose
-      ``file_name`` has the base name of ``image_name`` (which may be
-      omitted if the file has one image).
+      ``file_name`` ends ``image_name``'s path with the most folders; two
+      equally good matches are an error (``image_name`` may be omitted if
+      the file has one image).
 
     Raises:
         FileNotFoundError: if ``path`` does not exist.
@@ -210,10 +221,13 @@ def load_boxes_json(path: str | Path,
     if not osp.isfile(path):
         raise FileNotFoundError(f'boxes file {path} not found')
     try:
-        with open(path) as f:
+        with open(path, encoding='utf-8') as f:
             content = json.load(f)
     except json.JSONDecodeError as error:
         raise ValueError(f'{path} is not valid JSON: {error}') from error
+    except UnicodeDecodeError:
+        raise ValueError(f'{path} is not UTF-8 text, as JSON must be: '
+                         'save it as UTF-8') from None
     if isinstance(content, list):
         return check_boxes(content, path)
     if isinstance(content, dict) and 'faces' in content:
@@ -235,6 +249,33 @@ def load_boxes_json(path: str | Path,
         'annotation file ({"images": ..., "annotations": ...})')
 
 
+def _matching_images(images: list[dict], image_name: str,
+                     path: str) -> list[dict]:
+    """The entry of ``images`` that is ``image_name``: the one whose
+    ``file_name`` ends ``image_name``'s path with the most folders
+    (``a/x.jpg`` for ``data/a/x.jpg``); two equally good ones are
+    refused rather than guessed between."""
+    parts = Path(osp.abspath(image_name)).parts
+
+    def matched_parts(file_name: str) -> int:
+        tail = Path(osp.normpath(file_name)).parts
+        return len(tail) if parts[-len(tail):] == tail else 0
+
+    scores = [matched_parts(image['file_name']) for image in images]
+    best = max(scores, default=0)
+    if best == 0:
+        raise ValueError(
+            f'{path}: no images[].file_name is {osp.basename(image_name)!r} '
+            f'(it has {[im["file_name"] for im in images][:5]}...)')
+    matches = [im for im, score in zip(images, scores) if score == best]
+    if len(matches) > 1:
+        raise ValueError(
+            f'{path}: {len(matches)} images[].file_name match {image_name} '
+            f'equally ({[im["file_name"] for im in matches][:3]}): cannot '
+            'tell which holds its faces')
+    return matches
+
+
 def _coco_boxes(content: dict, path: str,
                 image_name: str | None) -> np.ndarray:
     images = content['images']
@@ -249,13 +290,7 @@ def _coco_boxes(content: dict, path: str,
                 f'{path} describes {len(images)} images: say which one')
         matches = images
     else:
-        base = osp.basename(image_name)
-        matches = [im for im in images if osp.basename(im['file_name'])
-                   == base]
-        if not matches:
-            raise ValueError(
-                f'{path}: no images[].file_name is {base!r} (it has '
-                f'{[im["file_name"] for im in images][:5]}...)')
+        matches = _matching_images(images, image_name, path)
     image_id = matches[0]['id']
     boxes = []
     for index, ann in enumerate(content['annotations']):

@@ -11,6 +11,7 @@ from mmengine.config import Config
 from torch import nn
 
 from mmpose.apis import inference_topdown
+from ..datasets.image_integrity import truncation_problem
 from ..models.consistency import check_pipelines
 from .face_detectors import build_face_detector, check_boxes
 from .face_landmarks import FaceLandmarks
@@ -28,8 +29,8 @@ def read_image(image: str | Path | np.ndarray) -> np.ndarray:
 
     Raises:
         FileNotFoundError: if the file does not exist.
-        ImageReadError: if OpenCV cannot decode it, or the array is not an
-            image.
+        ImageReadError: if the file is truncated (the datasets' check),
+            OpenCV cannot decode it, or the array is not an image.
     """
     if isinstance(image, np.ndarray):
         if image.ndim == 2:
@@ -41,7 +42,14 @@ def read_image(image: str | Path | np.ndarray) -> np.ndarray:
     path = str(image)
     if not osp.isfile(path):
         raise FileNotFoundError(f'image file {path} not found')
-    decoded = cv2.imread(path, cv2.IMREAD_COLOR)
+    with open(path, 'rb') as f:
+        data = f.read()
+    # the datasets' check (LoadFaceImage): OpenCV decodes a truncated
+    # JPEG without a word, greying what is missing
+    problem = truncation_problem(data)
+    if problem is not None:
+        raise ImageReadError(f'cannot read image {path}: {problem}')
+    decoded = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
     if decoded is None:
         raise ImageReadError(
             f'cannot read image {path}: OpenCV could not decode it (not an '
@@ -78,10 +86,11 @@ def predict_landmarks(model: nn.Module, image: str | Path | np.ndarray,
     """
     if getattr(model, 'cfg', None) is not None:
         check_pipelines(model.cfg, model, ['test_dataloader'])
-    boxes = check_boxes(bboxes, 'bboxes')
+    image = read_image(image)
+    boxes = check_boxes(bboxes, 'bboxes', image.shape[1::-1])
     if len(boxes) == 0:
         return []
-    samples = inference_topdown(model, read_image(image), boxes[:, :4],
+    samples = inference_topdown(model, image, boxes[:, :4],
                                 bbox_format='xyxy')
     return [
         FaceLandmarks(

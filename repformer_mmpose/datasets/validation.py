@@ -95,8 +95,16 @@ def load_annotation_file(ann_file: str) -> dict:
     if not exists(ann_file):
         raise FileNotFoundError(f'annotation file not found: {ann_file}')
     with get_local_path(ann_file) as local_path:
-        with open(local_path, encoding='utf-8') as f:
-            text = f.read()
+        with open(local_path, 'rb') as f:
+            raw = f.read()
+    try:
+        text = raw.decode('utf-8')
+    except UnicodeDecodeError as err:  # e.g. saved as UTF-16
+        raise AnnotationError(
+            ann_file, 'file', 'file',
+            f'not UTF-8 text, as JSON must be (byte {err.start}: '
+            f'{raw[err.start:err.start + 2]!r}); save it as UTF-8',
+            FILE) from None
     if not text.strip():
         raise AnnotationError(ann_file, 'file', 'file',
                               'the file is empty', FILE)

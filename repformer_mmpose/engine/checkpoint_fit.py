@@ -116,6 +116,15 @@ def check_state_dict(model: nn.Module,
     if unexpected:
         problems.append(f'{len(unexpected)} unexpected parameter(s), e.g. '
                         + ', '.join(unexpected[:5]))
+    non_finite = [
+        key for key, value in state_dict.items()
+        if torch.is_tensor(value) and value.is_floating_point()
+        and not bool(torch.isfinite(value).all())
+    ]
+    if non_finite:  # a diverged run: every prediction would be NaN
+        problems.append(f'{len(non_finite)} tensor(s) hold NaN or inf '
+                        'values (a diverged training run), e.g. ' +
+                        ', '.join(non_finite[:5]))
     if problems:
         built = f'the config {config}' if config else 'the config'
         raise CheckpointMismatchError(

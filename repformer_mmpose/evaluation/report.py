@@ -9,6 +9,8 @@ from __future__ import annotations
 import csv
 import os
 import os.path as osp
+import shutil
+import tempfile
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -302,7 +304,9 @@ def write_report(results: Sequence[ModelResult],
                  title: str = 'Face landmark results',
                  notes: Sequence[str] = ()) -> dict[str, str]:
     """Write ``report.md``, ``table1_nme.csv``, ``results.csv`` and
-    ``ced_<dataset>.png`` into ``out_dir``.
+    ``ced_<dataset>.png`` into ``out_dir``, all or none: they are written
+    into a staging folder inside ``out_dir`` and moved into place only
+    when every one is complete (a full disk leaves the old report whole).
 
     Returns:
         ``{what: path}`` of the files written.
@@ -310,6 +314,20 @@ def write_report(results: Sequence[ModelResult],
     if not results:
         raise ValueError('no results to report')
     os.makedirs(out_dir, exist_ok=True)
+    staging = tempfile.mkdtemp(prefix='.report-', dir=out_dir)
+    try:
+        staged = _write_report_files(results, staging, title, notes)
+        for path in staged.values():
+            os.replace(path, osp.join(out_dir, osp.basename(path)))
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return {what: osp.join(out_dir, osp.basename(path))
+            for what, path in staged.items()}
+
+
+def _write_report_files(results: Sequence[ModelResult], out_dir: str,
+                        title: str, notes: Sequence[str]) -> dict[str, str]:
+    """The files of :func:`write_report`, written into ``out_dir``."""
     written = {}
     header, rows = nme_table(results)
     written['table1_csv'] = osp.join(out_dir, 'table1_nme.csv')

@@ -16,6 +16,12 @@ either its old content or the complete new one, never a partial file.
   a replaced file keeps its mode (``tempfile.mkstemp`` would give 0600).
 * The data are flushed to disk (``fsync``) before the rename; on any
   error, the temporary file is removed and the error propagates.
+
+No tool writes over its own input: :func:`refuse_input_as_output` is the
+one rule every command applies to its outputs (same path, symlinks
+resolved, or the same file under another name, a hard link), and since
+writes replace the directory entry, an input hard-linked elsewhere keeps
+its content even so.
 """
 from __future__ import annotations
 
@@ -34,6 +40,34 @@ TEMP_SUFFIX = '.tmp'
 TEMP_PATTERN = re.compile(
     r'^\.(?P<target>.+)\.(?:(?P<pid>\d+)-[0-9a-f]{8}|[a-z0-9_]{8})'
     r'\.tmp(?:\.[A-Za-z0-9]+)?$')
+
+
+class OutputIsInputError(ValueError):
+    """An output path names one of the command's inputs."""
+
+
+def refuse_input_as_output(output: str | os.PathLike,
+                           inputs: dict[str, str | os.PathLike | None]
+                           | list[tuple[str, str | os.PathLike | None]],
+                           what: str = 'output') -> None:
+    """Raise :class:`OutputIsInputError` if ``output`` is one of
+    ``inputs`` (``{kind: path}`` or ``(kind, path)`` pairs, e.g.
+    ``{'checkpoint': ...}``): the same path once symlinks are resolved, or
+    the same existing file (a hard link). ``what`` names the output in the
+    message."""
+    output = os.fspath(output)
+    pairs = inputs.items() if isinstance(inputs, dict) else inputs
+    for kind, path in pairs:
+        if path is None:
+            continue
+        path = os.fspath(path)
+        same = osp.realpath(output) == osp.realpath(path) or (
+            osp.exists(output) and osp.exists(path)
+            and osp.samefile(output, path))
+        if same:
+            raise OutputIsInputError(
+                f'{what} {output} is the {kind} {path}: writing it would '
+                'destroy an input; choose another output')
 
 
 def _create_temporary(path: str, keep_extension: bool) -> tuple[int, str]:

@@ -88,13 +88,20 @@ def package_version(name: str) -> str:
         return 'not installed'
 
 
+def positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f'must be >= 1, got {value}')
+    return value
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description='RePFormer latency/throughput on CPU')
     parser.add_argument('config', help='RePFormer config file')
     parser.add_argument('checkpoint', nargs='?',
                         help='its checkpoint (default: random init)')
-    parser.add_argument('--batch-sizes', type=int, nargs='+',
+    parser.add_argument('--batch-sizes', type=positive_int, nargs='+',
                         default=[1, 16])
     parser.add_argument('--backends', nargs='+', choices=BACKENDS,
                         default=list(BACKENDS))

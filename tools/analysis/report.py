@@ -83,8 +83,11 @@ def from_run(folder: str) -> report.ModelResult:
     metric = run['metric']
     subsets = load_subsets(metric.get('subset_files'),
                            metric.get('attribute_file'))
+    # the predictions beside run.json: a copied or moved folder reports
+    # its own, not whatever now lies where they were first written
+    predictions = osp.join(folder, osp.basename(run['predictions']))
     evaluation = report.evaluate_dump(
-        run['predictions'], subsets, metric.get('norm_mode', 'auto'),
+        predictions, subsets, metric.get('norm_mode', 'auto'),
         metric.get('keypoint_indices'),
         threshold=metric.get('fr_threshold', 0.1),
         step=metric.get('ced_step', 1e-4))

@@ -42,6 +42,7 @@ from repformer_mmpose.apis import (add_box_source_arguments,
                                    read_image)
 from repformer_mmpose.apis.demo_cli import load_demo_model, run_demo
 from repformer_mmpose.apis.demo_outputs import check_outputs, image_outputs
+from repformer_mmpose.utils import atomic_path, write_text_atomic
 
 IMAGE_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.bmp', '.tif', '.tiff',
                     '.webp')
@@ -135,8 +136,10 @@ def main(argv: list[str] | None = None) -> int:
         drawing = draw_faces(image, faces, model.dataset_meta, args.radius,
                              draw_bbox=not args.no_bbox,
                              confidence_threshold=args.kpt_thr)
-        if not cv2.imwrite(drawing_path, drawing):
-            raise OSError(f'could not write {drawing_path}')
+        # a new file in place of the old name: never into an input
+        with atomic_path(drawing_path, keep_extension=True) as tmp:
+            if not cv2.imwrite(tmp, drawing):
+                raise OSError(f'could not write {drawing_path}')
         record = faces_to_json(
             faces,
             image=image_path,
@@ -146,8 +149,7 @@ def main(argv: list[str] | None = None) -> int:
             config=args.config,
             checkpoint=args.checkpoint,
             num_keypoints=model.head.num_keypoints)
-        with open(json_path, 'w') as f:
-            json.dump(record, f, indent=1)
+        write_text_atomic(json.dumps(record, indent=1), json_path)
         if faces:
             print(f'{image_path}: {len(faces)} face(s) -> {drawing_path}, '
                   f'{json_path}')

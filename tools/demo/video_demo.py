@@ -36,6 +36,7 @@ from repformer_mmpose.apis import (add_box_source_arguments,
                                    faces_to_json, predict_landmarks)
 from repformer_mmpose.apis.demo_cli import load_demo_model, run_demo
 from repformer_mmpose.apis.demo_outputs import check_outputs
+from repformer_mmpose.utils import atomic_path, write_text_atomic
 
 FOURCC = {'.mp4': 'mp4v', '.avi': 'MJPG'}
 
@@ -144,38 +145,39 @@ def main(argv: list[str] | None = None) -> int:
                          'unreadable')
     fps = args.fps or capture.get(cv2.CAP_PROP_FPS) or 30.
     height, width = frame.shape[:2]
-    writer = open_writer(out_path, fps, (width, height))
-    records, start = [], time.perf_counter()
-    try:
-        while ok:
-            faces = predict_landmarks(model, frame, box_source(frame))
-            drawn = draw_faces(frame, faces, model.dataset_meta, args.radius,
-                               draw_bbox=not args.no_bbox,
-                               confidence_threshold=args.kpt_thr)
-            writer.write(drawn)
-            records.append(faces_to_json(faces, frame=len(records)))
-            if args.show:
-                cv2.imshow('RePFormer', drawn)
-                if cv2.waitKey(1) & 0xFF in (ord('q'), 27):
+    # a new file, renamed over the output when complete: never into an
+    # input, and a failed run leaves no half video under the name
+    with atomic_path(out_path, keep_extension=True) as video_path:
+        writer = open_writer(video_path, fps, (width, height))
+        records, start = [], time.perf_counter()
+        try:
+            while ok:
+                faces = predict_landmarks(model, frame, box_source(frame))
+                drawn = draw_faces(frame, faces, model.dataset_meta,
+                                   args.radius, draw_bbox=not args.no_bbox,
+                                   confidence_threshold=args.kpt_thr)
+                writer.write(drawn)
+                records.append(faces_to_json(faces, frame=len(records)))
+                if args.show:
+                    cv2.imshow('RePFormer', drawn)
+                    if cv2.waitKey(1) & 0xFF in (ord('q'), 27):
+                        break
+                if args.max_frames and len(records) >= args.max_frames:
                     break
-            if args.max_frames and len(records) >= args.max_frames:
-                break
-            ok, frame = capture.read()
-    except KeyboardInterrupt:  # a webcam runs until stopped
-        print('stopped')
-    finally:
-        capture.release()
-        writer.release()
-        if args.show:
-            cv2.destroyAllWindows()
-    os.makedirs(osp.dirname(osp.abspath(json_path)), exist_ok=True)
-    with open(json_path, 'w') as f:
-        json.dump(
-            dict(input=args.input, width=width, height=height, fps=fps,
-                 boxes_from=box_source.name, config=args.config,
-                 checkpoint=args.checkpoint,
-                 num_keypoints=model.head.num_keypoints,
-                 num_frames=len(records), frames=records), f)
+                ok, frame = capture.read()
+        except KeyboardInterrupt:  # a webcam runs until stopped
+            print('stopped')
+        finally:
+            capture.release()
+            writer.release()
+            if args.show:
+                cv2.destroyAllWindows()
+    write_text_atomic(json.dumps(
+        dict(input=args.input, width=width, height=height, fps=fps,
+             boxes_from=box_source.name, config=args.config,
+             checkpoint=args.checkpoint,
+             num_keypoints=model.head.num_keypoints,
+             num_frames=len(records), frames=records)), json_path)
     empty = sum(record['num_faces'] == 0 for record in records)
     seconds = time.perf_counter() - start
     print(f'{what}: {len(records)} frame(s) in {seconds:.1f} s '

@@ -30,6 +30,7 @@ from mmengine.config import DictAction
 
 from repformer_mmpose.apis import init_face_model
 from repformer_mmpose.engine import exit_on_checkpoint_errors
+from repformer_mmpose.utils import atomic_path, refuse_input_as_output
 from repformer_mmpose.deployment import (LandmarkModel, check_onnx_parity,
                                          export_onnx)
 
@@ -85,11 +86,15 @@ def add_metadata(onnx_file: str, model: LandmarkModel,
 
 def main(argv: list[str] | None = None) -> float | None:
     args = parse_args(argv)
+    refuse_input_as_output(args.out, {'config': args.config,
+                                      'checkpoint': args.checkpoint})
     estimator = init_face_model(args.config, args.checkpoint, 'cpu',
                                 args.cfg_options)
     model = LandmarkModel(estimator).eval()
-    export_onnx(model, args.out, args.opset, dynamo=args.dynamo)
-    add_metadata(args.out, model, estimator.dataset_meta or {})
+    # the finished file only: written beside, renamed when complete
+    with atomic_path(args.out, keep_extension=True) as tmp:
+        export_onnx(model, tmp, args.opset, dynamo=args.dynamo)
+        add_metadata(tmp, model, estimator.dataset_meta or {})
     width, height = model.input_size
     print(f'wrote {args.out} (opset {args.opset}, '
           f'{"dynamo" if args.dynamo else "TorchScript"} exporter): '

@@ -68,7 +68,8 @@ import os.path as osp
 from collections.abc import Sequence
 from typing import Callable
 
-from ...utils.atomic_write import write_text_atomic
+from ...utils.atomic_write import (OutputIsInputError,
+                                   refuse_input_as_output, write_text_atomic)
 from ..keypoint_range import DEFAULT_KEYPOINT_MARGIN, check_margin
 from .core import (
     BadRecordPolicy,
@@ -234,8 +235,17 @@ def convert_custom(root: str | os.PathLike,
                                          table.path)
             outputs += [SplitOutput('train.json', train),
                         SplitOutput('test.json', test)]
-    write_outputs(outputs, out_dir, log=log)
     metainfo_path = osp.join(out_dir, METAINFO_FILE)
+    inputs = {f'annotation file {i + 1}': p for i, p in enumerate(paths)}
+    inputs['layout file'] = layout
+    for written in [*(osp.join(out_dir, o.file_name) for o in outputs),
+                    metainfo_path]:
+        try:
+            refuse_input_as_output(written, inputs)
+        except OutputIsInputError as err:
+            raise ConversionError(COMMAND_LINE, '--out-dir', 'out_dir',
+                                  str(err)) from None
+    write_outputs(outputs, out_dir, log=log)
     write_text_atomic(metainfo_source(scheme, origin), metainfo_path)
     policy.report()
     _summary(scheme, outputs, root, image_dir, metainfo_path, log)

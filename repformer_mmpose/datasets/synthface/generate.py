@@ -135,6 +135,9 @@ def generate_synthface(out_dir: str, num_train: int = 3000,
         raise ValueError(f'image_format must be one of {list(IMAGE_FORMATS)}')
     if min(num_train, num_test) < 0 or int(seed) < 0:
         raise ValueError('num_train, num_test and seed must be >= 0')
+    if num_train + num_test == 0:
+        raise ValueError('num_train and num_test are both 0: nothing to '
+                         'generate (the annotation files would be empty)')
     params = dict(generator_version=GENERATOR_VERSION,
                   num_train=int(num_train), num_test=int(num_test),
                   seed=int(seed), layout=lay.name,

@@ -24,6 +24,8 @@ MMPose's ``tools/train.py`` / ``tools/test.py`` with our configs):
 """
 from __future__ import annotations
 
+import os
+
 from mmengine.dist import is_main_process
 from mmengine.hooks import Hook
 from mmengine.model import is_model_wrapper
@@ -84,6 +86,7 @@ class CheckpointGuardHook(Hook):
     def before_train(self, runner) -> None:
         if not is_main_process():
             return
+        self._lock = lock_work_dir(runner.work_dir)
         removed = remove_stale_temporaries(runner.work_dir)
         if removed:
             files = ', '.join(f'{path} ({size / 2**20:.1f} MB)'
@@ -91,6 +94,41 @@ class CheckpointGuardHook(Hook):
             runner.logger.warning(
                 f'removed {len(removed)} temporary file(s) left by an '
                 f'interrupted save: {files}')
+
+
+    def after_run(self, runner) -> None:
+        lock = getattr(self, '_lock', None)
+        if lock is not None:
+            lock.close()  # releases the lock
+            self._lock = None
+
+
+LOCK_FILE = '.training.lock'
+
+
+def lock_work_dir(work_dir: str):
+    """Hold an exclusive lock on ``work_dir`` for this training (released
+    when the returned file is closed, or the process ends, killed or not):
+    two trainings in one work dir would rotate and overwrite each other's
+    checkpoints and ``last_checkpoint``."""
+    import fcntl
+    path = os.path.join(work_dir, LOCK_FILE)
+    lock = open(path, 'a+')
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        lock.seek(0)
+        holder = lock.read().strip() or 'another process'
+        lock.close()
+        raise RuntimeError(
+            f'work dir {work_dir} is in use by a training ({holder}): two '
+            'runs in one work dir overwrite each other\'s checkpoints; '
+            'choose another --work-dir') from None
+    lock.seek(0)
+    lock.truncate()
+    lock.write(f'pid {os.getpid()}')
+    lock.flush()
+    return lock
 
 
 def _epochs_seeded(runner) -> bool:

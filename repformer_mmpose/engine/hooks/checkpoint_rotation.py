@@ -17,6 +17,8 @@ file that was just written is never removed. The plugin's configs use it
 from __future__ import annotations
 
 import contextlib
+import difflib
+import inspect
 import logging
 from collections.abc import Iterator
 
@@ -45,7 +47,24 @@ class _HeldBackRemovals:
 @HOOKS.register_module()
 class SafeCheckpointHook(CheckpointHook):
     """``CheckpointHook`` that keeps the previous checkpoint (and the
-    previous best one) until the new one is saved. Same arguments."""
+    previous best one) until the new one is saved. Same arguments.
+
+    mmengine's hook takes unknown keyword arguments and passes them to
+    ``Runner.save_checkpoint`` at the first save, so a typo
+    (``max_keep_ckpt=1``) fails only after a whole epoch; here it fails
+    when the hook is built, before training, naming the option.
+    """
+
+    def __init__(self, *args, **kwargs) -> None:
+        known = set(inspect.signature(CheckpointHook.__init__).parameters)
+        for name in kwargs:
+            if name not in known:
+                close = difflib.get_close_matches(name, sorted(known), 1)
+                hint = f' (did you mean {close[0]!r}?)' if close else ''
+                raise TypeError(
+                    f'SafeCheckpointHook (default_hooks.checkpoint) got an '
+                    f'unexpected keyword argument {name!r}{hint}')
+        super().__init__(*args, **kwargs)
 
     def before_train(self, runner) -> None:
         with _quiet_file_client():
