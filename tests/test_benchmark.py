@@ -253,3 +253,35 @@ def test_default_threads_are_the_physical_cores(benchmark):
     cores = physical_cores()
     assert 1 <= cores <= os.cpu_count()
     assert benchmark.parse_args([]).threads == cores
+
+
+def test_recipe_benchmark_times_both_recipes_interleaved(load_tool,
+                                                         tmp_path):
+    """One row per model, size and recipe; the fp32 row is the reference
+    of its model and size; the fast recipe really runs in bf16 with
+    channels-last weights and no attention-weight dropout."""
+    tool = load_tool('analysis/recipe_benchmark')
+    text = tool.main(['--sizes', '64', '--models', 'RePFormer-R18-d128',
+                      '--rounds', '2', '--train-batch', '2',
+                      '--infer-batch', '2', '--output',
+                      str(tmp_path / 'r.md')])
+    rows = [line for line in text.splitlines()
+            if line.startswith('| RePFormer')]
+    assert [row.split(' | ')[2] for row in rows] == ['fp32', 'fast']
+    assert rows[0].split(' | ')[4] == '1.00x'
+    assert (tmp_path / 'r.md').read_text().strip() == text.strip()
+
+    from repformer_mmpose.benchmarking.recipes import Case
+
+    class Args:
+        train_batch, infer_batch = 2, 2
+
+    case = Case('RePFormer-R18-d128', 64, 'fast')
+    case.build(Args)
+    assert {m.dropout for m in case.model.modules()
+            if isinstance(m, torch.nn.MultiheadAttention)} == {0.}
+    assert case.model.backbone.conv1.weight.is_contiguous(
+        memory_format=torch.channels_last)
+    with case.autocast():
+        assert torch.get_autocast_dtype('cpu') == torch.bfloat16
+        assert torch.is_autocast_enabled('cpu')
