@@ -5,6 +5,8 @@ The paper's recipe stays as it was: float32, dropout 0.1 on the attention
 weights as well as in the FFNs, standard ``OptimWrapper``.
 """
 import math
+
+import numpy as np
 from pathlib import Path
 
 import pytest
@@ -240,3 +242,22 @@ def test_channels_last_flag_adds_the_hook_once():
     use_channels_last(cfg)
     assert [h['type'] for h in cfg.custom_hooks] == [
         'EpochSeedHook', 'ChannelsLastHook']
+
+
+def test_python_api_bf16_inference_is_close_to_float32(tiny_model,
+                                                       face300w_fixture):
+    """``FaceLandmarkDetector(..., amp=True)``: bf16 autocast inference,
+    float32 landmarks within a pixel of the float32 model's on a real
+    photo (64 px tiny model: features rounded, landmark path float32)."""
+    import json
+
+    from repformer_mmpose.apis import FaceLandmarkDetector
+    data = json.loads((face300w_fixture / 'test_300w.json').read_text())
+    image = str(face300w_fixture / data['images'][0]['file_name'])
+    x, y, w, h = data['annotations'][0]['bbox']
+    box = [[x, y, x + w, y + h]]
+    config, checkpoint = tiny_model
+    plain = FaceLandmarkDetector(config, checkpoint)(image, box)[0]
+    mixed = FaceLandmarkDetector(config, checkpoint, amp=True)(image, box)[0]
+    assert mixed.keypoints.dtype == np.float32
+    assert np.abs(mixed.keypoints - plain.keypoints).max() < 1.0

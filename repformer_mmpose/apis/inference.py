@@ -7,6 +7,7 @@ from typing import Any
 
 import cv2
 import numpy as np
+import torch
 from mmengine.config import Config
 from torch import nn
 
@@ -58,7 +59,7 @@ def read_image(image: str | Path | np.ndarray) -> np.ndarray:
 
 
 def predict_landmarks(model: nn.Module, image: str | Path | np.ndarray,
-                      bboxes: Any) -> list[FaceLandmarks]:
+                      bboxes: Any, amp: bool = False) -> list[FaceLandmarks]:
     """Landmarks of the faces in ``bboxes``: MMPose's top-down inference
     (:func:`mmpose.apis.inference_topdown`: crop each box padded by 1.25,
     run the model on all crops as one batch, map back to the image).
@@ -76,6 +77,9 @@ def predict_landmarks(model: nn.Module, image: str | Path | np.ndarray,
         image (str | Path | np.ndarray): A file or a BGR array.
         bboxes: ``(n, 4)`` or ``(n, 5)`` ``x1, y1, x2, y2[, score]``; no
             box gives no face (not the whole image, unlike MMPose).
+        amp (bool): Run the network under bf16 autocast (about twice as
+            fast on CPUs with AVX512-BF16 or AMX; RePFormer's landmark path
+            stays float32).
 
     Returns:
         list[FaceLandmarks]: One per box, in the boxes' order.
@@ -90,8 +94,10 @@ def predict_landmarks(model: nn.Module, image: str | Path | np.ndarray,
     boxes = check_boxes(bboxes, 'bboxes', image.shape[1::-1])
     if len(boxes) == 0:
         return []
-    samples = inference_topdown(model, image, boxes[:, :4],
-                                bbox_format='xyxy')
+    device = next(model.parameters()).device.type
+    with torch.autocast(device, dtype=torch.bfloat16, enabled=amp):
+        samples = inference_topdown(model, image, boxes[:, :4],
+                                    bbox_format='xyxy')
     return [
         FaceLandmarks(
             bbox=box[:4].copy(),
@@ -145,6 +151,7 @@ class FaceLandmarkDetector:
             (:class:`~.blazeface_detector.BlazeFaceDetector`).
         device (str): Where to run the model.
         cfg_options (dict, optional): Config overrides.
+        amp (bool): bf16 autocast inference (see :func:`predict_landmarks`).
     """
 
     def __init__(self,
@@ -152,8 +159,10 @@ class FaceLandmarkDetector:
                  checkpoint: str | Path | None = None,
                  face_detector=None,
                  device: str = 'cpu',
-                 cfg_options: dict | None = None) -> None:
+                 cfg_options: dict | None = None,
+                 amp: bool = False) -> None:
         self.model = init_face_model(config, checkpoint, device, cfg_options)
+        self.amp = amp
         if face_detector is None or isinstance(face_detector, str):
             face_detector = build_face_detector(name=face_detector)
         self.face_detector = face_detector
@@ -174,7 +183,7 @@ class FaceLandmarkDetector:
         image = read_image(image)
         if bboxes is None:
             bboxes = self.face_detector.detect(image)
-        return predict_landmarks(self.model, image, bboxes)
+        return predict_landmarks(self.model, image, bboxes, self.amp)
 
     def draw(self, image: str | Path | np.ndarray,
              faces: list[FaceLandmarks], **kwargs) -> np.ndarray:
