@@ -69,69 +69,15 @@ class PTHHead(BaseHead):
       (through a sigmoid) with its own landmark-agnostic FFN.
     - ``tau``: the temperature of Eq. 10 (Table 3: 10, 100, 1000, 10000).
 
-    Choices where the paper is silent (each is an option):
-
-    - ``initial_predictor``: how ``L^0`` is predicted from ``v_M``, see
-      :class:`InitialLandmarkPredictor` (default ``'flatten'``).
-    - ``query_update``: ``'replace'`` (default, Eq. 9 as written: the
-      aggregated query *is* ``E^i``) or ``'add'`` (``E^i`` = the previous
-      stage's output query + the aggregated query, so a stage keeps what
-      earlier stages learned about its landmark).
-    - the residual predictor reads the stage's *output* query ``E^{i+1}``
-      (Eq. 7 writes ``e^i_j``: the query of stage ``i``).
-    - a learned identity embedding per landmark (see :class:`PTHStage`).
-    - ``encode_landmark_positions``: add the sine encoding of the current
-      landmarks ``L^{i-1}`` to the stage's query positions (as Conditional
-      DETR does), default True. Without it a stage sees ``L^{i-1}`` only
-      through the Eq. 10 weights; with tau = 1000 those pick, in effect,
-      one cell of a coarse memory (8x8 or smaller), so the query is the same
-      anywhere inside a cell and the stage cannot tell where in the cell its
-      landmark is (measured on SynthFace: without the encoding, stages on
-      4x4 and 8x8 memories learned no refinement in 6 epochs). The encoding
-      makes that information available; whether it is learned in short
-      schedules is reported in docs/results.md.
-    - ``detach_landmarks``: stop gradients from the aggregation weights into
-      ``L^{i-1}``. Default False: the paper stresses that the aggregation is
-      differentiable w.r.t. the coordinates.
-
-    Beyond the paper (off by default; see :mod:`.refinement_options` for
-    the measured reasons, and docs/results.md for what each does):
-
-    - ``tau`` may be one value per stage, and ``aggregation_sigma_cells``
-      (one value or one per stage) replaces it: Eq. 10 then uses, per axis,
-      ``tau = size^2 / (2 sigma^2)`` on that stage's memory, a Gaussian of
-      ``sigma`` cells whatever the level's resolution.
-    - ``subcell_offset``: ``e_j^i += W_o^i (l_j^{i-1} - sum_k s_ijk c_k)
-      * (W, H)`` (Eq. 9 plus the landmark's offset from the centre of its
-      weights, in cells; :class:`SubCellOffset`).
-    - ``landmark_identity_in_query``: ``e_j^i += z_j``, a learned vector per
-      landmark, so landmarks that aggregate the same cells still differ
-      (the paper's Eq. 9 query has no identity in it).
-    - ``landmark_pos_encoding``: ``'sine'`` (default, DETR's), ``'sharp'``
-      or ``'learned'`` encoding of ``L^{i-1}`` in the query positions
-      (:class:`LandmarkPositionEncoding`, shortest period
-      ``landmark_pos_min_period``).
-    - ``residual_stop_gradient``: Eq. 8 becomes ``L^i = sg(L^{i-1}) +
-      U^i``, as DETR-family iterative refinement: the loss of ``L^i``
-      trains stage ``i``'s residual, not the earlier sets through the sum
-      (the aggregation path is ``detach_landmarks``'s, a separate switch).
-    - ``predictor_activation='gelu'``: the residual predictors of Eq. 7
-      with GELU instead of ReLU, whose units can all die in training
-      (:class:`CoordinatePredictor`); a dead predictor outputs a constant
-      residual and its stage stops refining.
-    - ``landmark_noise_std`` (training only): every stage starts from
-      ``L^{i-1} + n``, ``n ~ N(0, std^2)`` per coordinate (normalised
-      units; one value or one per stage), so each stage learns to correct
-      positions that are off, as DN-DETR's denoising queries do, whatever
-      the earlier stages learned to fit on the training set
-      (:func:`perturb_landmarks`).
+    Choices where the paper is silent, and the options beyond it (each
+    off by default, so the defaults are the paper's model), are described
+    in docs/head_options.md, with the measured reason for each.
 
     Speed: every equation has a reference implementation, as written in
     the paper, and a fast one with the same maths and parameters (fused
-    attention, Eq. 10 factorised per axis, one matmul per stage for
-    Eq. 9). The fast path is the default; ``set_fast_path(model, False)``
-    (:func:`~repformer_mmpose.models.utils.set_fast_path`) selects the
-    reference one in the head and in every attention block.
+    attention, Eq. 10 factorised per axis); ``set_fast_path(model,
+    False)`` selects the reference one. Under ``torch.autocast`` the
+    landmark path (Eq. 7-8, Eq. 10's weights, the losses) stays float32.
 
     Args:
         num_keypoints (int): ``N``.
@@ -141,7 +87,7 @@ class PTHHead(BaseHead):
         ffn_dims (int): Hidden channels of each stage's FFN.
         predictor_dims (int): Hidden channels of the coordinate predictors.
         predictor_activation (str): Their activation: ``'relu'`` (default)
-            or ``'gelu'`` (beyond the paper; see above).
+            or ``'gelu'`` (beyond the paper; docs/head_options.md).
         dropout (float): Dropout in the stages' FFNs and residual branches.
         attn_dropout (float, optional): Dropout on their attention
             weights; ``dropout`` if None (the paper's recipe).
@@ -153,19 +99,19 @@ class PTHHead(BaseHead):
         initial_predictor (str): ``'flatten'`` or ``'pool'``.
         initial_memory_size (tuple[int, int]): ``(H, W)`` of ``v_M``
             (input size / 32 for a ResNet).
-        detach_landmarks (bool): See above.
-        encode_landmark_positions (bool): See above.
-        aggregation_sigma_cells (float | Sequence[float], optional): See
-            above; replaces ``tau``.
-        subcell_offset (bool): See above.
-        landmark_identity_in_query (bool): See above.
+        detach_landmarks (bool): See docs/head_options.md.
+        encode_landmark_positions (bool): See docs/head_options.md.
+        aggregation_sigma_cells (float | Sequence[float], optional):
+            Replaces ``tau`` (docs/head_options.md).
+        subcell_offset (bool): See docs/head_options.md.
+        landmark_identity_in_query (bool): See docs/head_options.md.
         landmark_pos_encoding (str): ``'sine'``, ``'sharp'`` or
             ``'learned'``.
         landmark_pos_min_period (float): Shortest period of the sharp and
             learned encodings, a fraction of the image side.
-        residual_stop_gradient (bool): See above.
-        landmark_noise_std (float | Sequence[float]): See above; 0 (off)
-            by default.
+        residual_stop_gradient (bool): See docs/head_options.md.
+        landmark_noise_std (float | Sequence[float]): See
+            docs/head_options.md; 0 (off) by default.
         uncertainty (dict, optional): Per-landmark uncertainty (not in the
             paper): the arguments of :class:`LandmarkUncertainty` (e.g.
             ``dict(distribution='laplace', norm_indices=(36, 45))``). Each
