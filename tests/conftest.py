@@ -4,6 +4,7 @@ from __future__ import annotations
 import importlib.util
 import itertools
 import os
+import sys
 from pathlib import Path
 from types import ModuleType
 
@@ -107,6 +108,7 @@ def _load_tool(name: str) -> ModuleType:
     path = REPO_ROOT / 'tools' / f'{name}.py'
     spec = importlib.util.spec_from_file_location(f'_tools_{name}', path)
     module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up
     spec.loader.exec_module(module)
     return module
 
