@@ -158,11 +158,20 @@ def test_box_outside_the_image_is_refused(tiny, tmp_path):  # noqa: F811
 
 # minor items
 def test_two_trainings_cannot_share_a_work_dir(tmp_path):
-    first = lock_work_dir(str(tmp_path))
-    with pytest.raises(RuntimeError, match=f'pid {os.getpid()}'):
-        lock_work_dir(str(tmp_path))
-    first.close()
-    lock_work_dir(str(tmp_path)).close()  # free again
+    import subprocess
+    import sys
+    held = lock_work_dir(str(tmp_path))
+    other = subprocess.run(
+        [sys.executable, '-c', 'import sys; from repformer_mmpose.engine.'
+         'hooks.checkpoint_guard import lock_work_dir; '
+         'lock_work_dir(sys.argv[1])', str(tmp_path)],
+        capture_output=True, text=True, timeout=120)
+    assert other.returncode != 0
+    assert f'in use by a training (pid {os.getpid()})' in other.stderr
+    # this process may start a new run (an earlier one may have crashed)
+    again = lock_work_dir(str(tmp_path))
+    assert held.closed
+    again.close()
 
 
 def test_utf16_annotation_is_named(tmp_path):

@@ -104,6 +104,9 @@ class CheckpointGuardHook(Hook):
 
 
 LOCK_FILE = '.training.lock'
+# this process's locks: a run that ended with an exception (no after_run)
+# must not lock its own process out of the work dir
+_HELD: dict[str, object] = {}
 
 
 def lock_work_dir(work_dir: str):
@@ -112,7 +115,10 @@ def lock_work_dir(work_dir: str):
     two trainings in one work dir would rotate and overwrite each other's
     checkpoints and ``last_checkpoint``."""
     import fcntl
-    path = os.path.join(work_dir, LOCK_FILE)
+    path = os.path.realpath(os.path.join(work_dir, LOCK_FILE))
+    earlier = _HELD.pop(path, None)
+    if earlier is not None:  # this process's own, from an earlier run
+        earlier.close()
     lock = open(path, 'a+')
     try:
         fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -128,6 +134,7 @@ def lock_work_dir(work_dir: str):
     lock.truncate()
     lock.write(f'pid {os.getpid()}')
     lock.flush()
+    _HELD[path] = lock
     return lock
 
 
