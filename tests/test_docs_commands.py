@@ -7,6 +7,7 @@ import contextlib
 import io
 import re
 import shlex
+import sys
 from pathlib import Path
 
 import pytest
@@ -70,7 +71,12 @@ def tool_flags(script: str, load_tool) -> set[str]:
         out = io.StringIO()
         parse = getattr(module, 'parse_args', None) or module.main
         with contextlib.redirect_stdout(out), pytest.raises(SystemExit):
-            parse(['--help'])
+            try:
+                parse(['--help'])
+            except TypeError:  # a parse_args() that reads sys.argv
+                with pytest.MonkeyPatch.context() as patch:
+                    patch.setattr(sys, 'argv', [script, '--help'])
+                    parse()
         _FLAGS[script] = set(re.findall(r'--[a-z][a-z0-9_-]*',
                                         out.getvalue()))
     return _FLAGS[script]
