@@ -1,5 +1,6 @@
 # RePFormer-R18 trained from scratch on 300W-subset (2 012 real faces) for
-# 15 epochs (about 30 minutes on one CPU core); evaluated on the 554-face
+# 15 epochs (2 120-2 310 s on one core of the reference machine, docs/
+# results.md); evaluated on the 554-face
 # 300W common set.
 # Report its figure as "300W common, trained from scratch on 2 012 faces".
 # Compare with configs/baselines/td-reg_res18_1xb16-15e_300w-subset-128x128.py

@@ -1,7 +1,8 @@
-# The main job's model: RePFormer-R18 trained from scratch on SynthFace in a
-# CPU-sized budget (about 12 minutes on 2 cores: 0.65 s per batch of 16 with
-# OMP_NUM_THREADS=2 and no loader worker, measured on the 2-core reference
-# machine; 1 thread + 1 worker took 1.06 s, 2 threads + 1 worker 0.68 s).
+# The quick-start model (tools/main_job.py): RePFormer-R18 trained from
+# scratch on SynthFace in a CPU-sized budget (928 s with the set-up on the
+# 2-core reference machine; 0.65 s per batch of 16 with OMP_NUM_THREADS=2
+# and no loader worker; 1 thread + 1 worker took 1.06 s, 2 threads + 1
+# worker 0.68 s).
 _base_ = [
     '../../_base_/models/repformer_res18-d128_128x128.py',
     '../../_base_/schedules/adam-cosine_from-scratch.py',
