@@ -7,6 +7,7 @@
 # flip test. The codec's parameters are MMPose's (sigma 1.5 heatmap pixels,
 # heatmap = input / 4); only the sizes follow the 128x128 input.
 _base_ = [
+    '../_base_/models/td-hm_hrnetv2-w18.py',
     '../_base_/schedules/adam-cosine-15e_from-scratch.py',
     '../_base_/datasets/face_300w-subset.py',
 ]
@@ -15,55 +16,7 @@ input_size = (128, 128)
 codec = dict(
     type='MSRAHeatmap', input_size=input_size, heatmap_size=(32, 32),
     sigma=1.5)
-model = dict(
-    type='TopdownPoseEstimator',
-    data_preprocessor=dict(
-        type='PoseDataPreprocessor',
-        mean=[123.675, 116.28, 103.53],
-        std=[58.395, 57.12, 57.375],
-        bgr_to_rgb=True),
-    backbone=dict(
-        type='HRNet',
-        in_channels=3,
-        extra=dict(
-            stage1=dict(
-                num_modules=1,
-                num_branches=1,
-                block='BOTTLENECK',
-                num_blocks=(4, ),
-                num_channels=(64, )),
-            stage2=dict(
-                num_modules=1,
-                num_branches=2,
-                block='BASIC',
-                num_blocks=(4, 4),
-                num_channels=(18, 36)),
-            stage3=dict(
-                num_modules=4,
-                num_branches=3,
-                block='BASIC',
-                num_blocks=(4, 4, 4),
-                num_channels=(18, 36, 72)),
-            stage4=dict(
-                num_modules=3,
-                num_branches=4,
-                block='BASIC',
-                num_blocks=(4, 4, 4, 4),
-                num_channels=(18, 36, 72, 144),
-                multiscale_output=True),
-            upsample=dict(mode='bilinear', align_corners=False)),
-        init_cfg=None),
-    neck=dict(type='FeatureMapProcessor', concat=True),
-    head=dict(
-        type='HeatmapHead',
-        in_channels=270,
-        out_channels=68,
-        deconv_out_channels=None,
-        conv_out_channels=(270, ),
-        conv_kernel_sizes=(1, ),
-        loss=dict(type='KeypointMSELoss', use_target_weight=True),
-        decoder=codec),
-    test_cfg=dict(flip_test=False))  # as RePFormer's
+model = dict(head=dict(decoder=codec))
 
 # RePFormer's training augmentation, then MMPose's heatmap codec.
 train_pipeline = _base_.train_augmentation + [

@@ -11,7 +11,7 @@ codec = dict(
     sigma=2,
     unbiased=True)
 model = dict(head=dict(decoder=codec))
-train_pipeline = _base_.train_pipeline[:-2] + [
+train_pipeline = _base_.train_augmentation + [
     dict(type='GenerateTarget', encoder=codec),
     dict(type='PackPoseInputs')
 ]

@@ -8,7 +8,9 @@
 input_size = (256, 256)
 codec = dict(type='DLRLabel', input_size=input_size)
 
-train_pipeline = [
+# the steps before the codec, shared with the baselines of configs/baselines/
+# (each ends it with its own codec's GenerateTarget)
+train_augmentation = [
     dict(type='LoadFaceImage'),
     dict(type='GetFaceBBoxCenterScale'),
     dict(type='RandomFlip', direction='horizontal', prob=0.5),
@@ -23,6 +25,8 @@ train_pipeline = [
     dict(type='RandomOcclusion', prob=0.5, max_size_ratio=0.4),
     dict(type='RandomGaussianBlur', prob=0.3, max_sigma=5.0),
     dict(type='RandomLumaGrayscale', prob=0.2),
+]
+train_pipeline = train_augmentation + [
     dict(type='GenerateTarget', encoder=codec),
     dict(type='PackPoseInputs')
 ]

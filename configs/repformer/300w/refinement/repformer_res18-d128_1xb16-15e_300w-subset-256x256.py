@@ -11,17 +11,8 @@
 _base_ = [
     '../../../_base_/models/repformer_res18-d128_128x128.py',
     '../../../_base_/schedules/adam-cosine-15e_from-scratch.py',
-    '../../../_base_/datasets/face_300w.py',
+    '../../../_base_/datasets/face_300w-subset-256x256.py',
 ]
-
-data_root = '../shared/data/300w-subset/'
-loader = dict(num_workers=0, persistent_workers=False)
-train_dataloader = dict(
-    **loader, dataset=dict(data_root=data_root, ann_file='train.json'))
-val_dataloader = dict(
-    **loader,
-    dataset=dict(data_root=data_root, ann_file='test_common.json'))
-test_dataloader = val_dataloader
 
 model = dict(
     neck=dict(attn_dropout=0.),
