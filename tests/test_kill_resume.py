@@ -27,7 +27,7 @@ augmentation and dropout are really drawn.
 
 The resume loads ``epoch_2.pth`` with torch >= 2.6's ``weights_only=True``
 through the plugin's loader; the run also uses the non-finite loss guard
-(``FiniteLossOptimWrapper`` + ``NonFiniteLossHook``) as a config would. A
+(``NonFiniteLossHook``) as a config does. A
 temporary file like the one a kill during a save leaves is removed by the
 resumed run, which logs it.
 
@@ -103,7 +103,7 @@ def tiny_config(data: Path) -> Config:
         cfg[key] = None
     cfg.train_cfg = dict(by_epoch=True, max_epochs=EPOCHS,
                          val_interval=EPOCHS)
-    cfg.optim_wrapper = dict(type='FiniteLossOptimWrapper', action='stop',
+    cfg.optim_wrapper = dict(type='OptimWrapper',
                              optimizer=dict(type='Adam', lr=1e-3))
     cfg.param_scheduler = [
         dict(type='MultiStepLR', milestones=[3], gamma=0.5, by_epoch=True)

@@ -5,8 +5,7 @@ A toy regression model trains through mmengine's Runner on 8 samples
 so the loss term ``loss_fit`` is NaN at iterations 3 and 7 (the 3rd of each
 epoch) while ``loss_reg`` stays finite. A checkpoint is saved after every
 iteration. The configs' standard ``OptimWrapper`` guarded by
-``NonFiniteLossHook(action=...)`` (and the legacy
-``FiniteLossOptimWrapper(action=...)`` + ``NonFiniteLossHook()``):
+``NonFiniteLossHook(action=...)``:
 
 * ``action='stop'``: the run stops at iteration 3 with an error naming it,
   the epoch and ``loss_fit``; ``iter_3.pth`` is never written and the
@@ -35,8 +34,7 @@ from mmengine.optim.optimizer import amp_optimizer_wrapper
 from mmengine.runner import Runner
 from torch.utils.data import Dataset
 
-from repformer_mmpose.engine import (FiniteLossOptimWrapper,
-                                     NonFiniteLossError, NonFiniteLossHook,
+from repformer_mmpose.engine import (NonFiniteLossError, NonFiniteLossHook,
                                      finite_loss_guard,
                                      install_finite_loss_guard,
                                      load_checkpoint_file)
@@ -76,23 +74,18 @@ class ToyModel(BaseModel):
             loss_reg=1e-3 * self.linear.weight.pow(2).sum())
 
 
-def _guard_config(action: str, hook: bool, legacy: bool) -> dict:
+def _guard_config(action: str, hook: bool) -> dict:
     """``optim_wrapper`` and ``custom_hooks``: the configs' standard wrapper
-    + ``NonFiniteLossHook(action)``, or the legacy wrapper with ``action``."""
-    optimizer = dict(type='Adam', lr=0.05)
-    if legacy:
-        return dict(
-            optim_wrapper=dict(type='FiniteLossOptimWrapper', action=action,
-                               optimizer=optimizer),
-            custom_hooks=[dict(type='NonFiniteLossHook')] if hook else [])
+    + ``NonFiniteLossHook(action)``."""
     return dict(
-        optim_wrapper=dict(type='OptimWrapper', optimizer=optimizer),
+        optim_wrapper=dict(type='OptimWrapper',
+                           optimizer=dict(type='Adam', lr=0.05)),
         custom_hooks=[dict(type='NonFiniteLossHook', action=action)]
         if hook else [])
 
 
 def _runner(work_dir: Path, action: str, name: str,
-            hook: bool = True, by_epoch: bool = False, legacy: bool = False,
+            hook: bool = True, by_epoch: bool = False,
             **kwargs) -> Runner:
     return Runner(
         model=ToyModel(),
@@ -112,7 +105,7 @@ def _runner(work_dir: Path, action: str, name: str,
                             interval=1),
             logger=dict(type='LoggerHook', interval=1)),
         default_scope='mmpose',
-        **_guard_config(action, hook, legacy),
+        **_guard_config(action, hook),
         randomness=dict(seed=0),
         **kwargs)
 
@@ -136,14 +129,9 @@ def _log_text(work_dir: Path) -> str:
     return '\n'.join(p.read_text() for p in work_dir.rglob('*.log'))
 
 
-LEGACY = pytest.mark.parametrize('legacy', [False, True],
-                                 ids=['OptimWrapper', 'legacy-wrapper'])
-
-
-@LEGACY
 def test_stop_names_iteration_and_term_and_saves_nothing_after(
-        tmp_path, legacy):
-    runner = _runner(tmp_path, 'stop', 'nan_stop', legacy=legacy)
+        tmp_path):
+    runner = _runner(tmp_path, 'stop', 'nan_stop')
     with pytest.raises(NonFiniteLossError) as info:
         runner.train()
     message = str(info.value)
@@ -162,13 +150,11 @@ def test_stop_names_iteration_and_term_and_saves_nothing_after(
         torch.testing.assert_close(value, state[name], rtol=0, atol=0)
 
 
-@LEGACY
-def test_skip_leaves_weights_and_adam_untouched(tmp_path, legacy):
-    runner = _train(tmp_path, 'skip', 'nan_skip', legacy=legacy)
+def test_skip_leaves_weights_and_adam_untouched(tmp_path):
+    runner = _train(tmp_path, 'skip', 'nan_skip')
     assert runner.iter == EPOCHS * ITERS_PER_EPOCH
     wrapper = runner.optim_wrapper
-    assert type(wrapper) is (FiniteLossOptimWrapper
-                             if legacy else OptimWrapper)
+    assert type(wrapper) is OptimWrapper
     assert finite_loss_guard(wrapper).num_skipped == 2
 
     states = {
@@ -214,16 +200,6 @@ def test_skip_count_survives_resume(tmp_path):
     assert finite_loss_guard(runner.optim_wrapper).num_skipped == 2
     assert load_checkpoint_file(
         str(tmp_path / 'epoch_2.pth'))['meta']['nonfinite_skips'] == 2
-
-
-def test_wrapper_alone_stops_with_the_iteration(tmp_path):
-    with pytest.raises(NonFiniteLossError,
-                       match=r'non-finite loss \(nan\) at iteration 3 '
-                       r'\(epoch 1\)'):
-        _train(tmp_path, 'stop', 'nan_no_hook', hook=False, legacy=True)
-    assert sorted(p.name for p in tmp_path.glob('iter_*.pth')) == [
-        'iter_1.pth', 'iter_2.pth'
-    ]
 
 
 class _OwnUpdateWrapper(OptimWrapper):
@@ -278,23 +254,18 @@ def test_amp_wrapper_is_left_to_its_loss_scale(monkeypatch):
     hook.after_train_iter(runner, 0, outputs=dict(loss=float('nan')))
 
 
-def _guarded(param: torch.nn.Parameter, legacy: bool, **kwargs):
-    """(wrapper, guard): the legacy wrapper, or a standard wrapper with
-    the guard installed."""
-    if legacy:
-        wrapper = FiniteLossOptimWrapper(_sgd(param), **kwargs)
-        return wrapper, finite_loss_guard(wrapper)
+def _guarded(param: torch.nn.Parameter, **kwargs):
+    """(wrapper, guard): a standard wrapper with the guard installed."""
     wrapper = OptimWrapper(
         _sgd(param), accumulative_counts=kwargs.pop(
             'accumulative_counts', 1))
     return wrapper, install_finite_loss_guard(wrapper, **kwargs)
 
 
-@LEGACY
-def test_finite_loss_with_infinite_gradient_is_withheld(legacy):
+def test_finite_loss_with_infinite_gradient_is_withheld():
     MessageHub.get_current_instance().update_info('iter', 41)
     param = torch.nn.Parameter(torch.zeros(1))
-    wrapper, guard = _guarded(param, legacy, action='skip')
+    wrapper, guard = _guarded(param, action='skip')
     # sqrt(0) = 0 is finite, its derivative is inf
     wrapper.update_params(torch.sqrt(param).sum())
     assert param.item() == 0 and param.grad is None
@@ -308,11 +279,10 @@ def test_finite_loss_with_infinite_gradient_is_withheld(legacy):
     assert guard.num_skipped == 1
 
 
-@LEGACY
-def test_inf_loss_stops_before_backward(legacy):
+def test_inf_loss_stops_before_backward():
     MessageHub.get_current_instance().update_info('iter', 0)
     param = torch.nn.Parameter(torch.ones(1))
-    wrapper, _ = _guarded(param, legacy)
+    wrapper, _ = _guarded(param)
     loss = (param * float('inf')).sum()
     with pytest.raises(NonFiniteLossError, match=r'\(inf\) at iteration 1'):
         wrapper.update_params(loss)
@@ -320,10 +290,9 @@ def test_inf_loss_stops_before_backward(legacy):
     assert param.item() == 1.0
 
 
-@LEGACY
-def test_gradient_accumulation_keeps_its_window(legacy):
+def test_gradient_accumulation_keeps_its_window():
     param = torch.nn.Parameter(torch.zeros(1))
-    wrapper, guard = _guarded(param, legacy, action='skip',
+    wrapper, guard = _guarded(param, action='skip',
                               accumulative_counts=2)
     wrapper.initialize_count_status(torch.nn.Linear(1, 1), 0, 4)
     wrapper.update_params((2 * param).sum())  # window 1, micro-step 1
@@ -337,10 +306,9 @@ def test_gradient_accumulation_keeps_its_window(legacy):
     assert math.isfinite(param.item())
 
 
-@LEGACY
-def test_unknown_action_is_refused(legacy):
+def test_unknown_action_is_refused():
     with pytest.raises(ValueError, match="'stop', 'skip'"):
-        _guarded(torch.nn.Parameter(torch.zeros(1)), legacy,
+        _guarded(torch.nn.Parameter(torch.zeros(1)),
                  action='ignore')
     with pytest.raises(ValueError, match="'stop', 'skip'"):
         NonFiniteLossHook(action='ignore')

@@ -10,7 +10,7 @@ from .cli import CHECKPOINT_ERRORS, exit_on_checkpoint_errors
 from .config_errors import UnknownTypeError, explain_unknown_types
 from .hooks import (CheckpointGuardHook, EpochSeedHook, NonFiniteLossHook,
                     SafeCheckpointHook, add_checkpoint_guard)
-from .optim_wrappers import (FiniteLossGuard, FiniteLossOptimWrapper,
+from .optim_wrappers import (FiniteLossGuard,
                              NonFiniteFault, NonFiniteLossError,
                              finite_loss_guard, install_finite_loss_guard)
 from .resume_source import CheckpointNotFoundError, checkpoint_source
@@ -25,7 +25,7 @@ __all__ = [
     'AtomicLocalBackend', 'CHECKPOINT_ERRORS', 'CheckpointGuardHook',
     'CheckpointMismatchError', 'CheckpointNotFoundError',
     'CheckpointReadError', 'EpochSeedHook', 'FiniteLossGuard',
-    'FiniteLossOptimWrapper', 'finite_loss_guard',
+    'finite_loss_guard',
     'install_finite_loss_guard',
     'NonFiniteFault', 'NonFiniteLossError', 'NonFiniteLossHook',
     'SafeCheckpointHook', 'UnknownTypeError', 'UnsafeCheckpointError',

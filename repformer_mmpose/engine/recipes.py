@@ -20,13 +20,9 @@ def use_amp(cfg: Config, dtype: str | None = None) -> None:
 
     ``AmpOptimWrapper``'s scale skips inf/NaN steps itself, so
     ``NonFiniteLossHook`` leaves it alone; the bf16 wrapper keeps the
-    hook's guard. A legacy ``FiniteLossOptimWrapper``'s own options are
-    dropped.
+    hook's guard.
     """
     wrapper = cfg.optim_wrapper
-    if wrapper.get('type') == 'FiniteLossOptimWrapper':
-        wrapper.pop('action', None)
-        wrapper.pop('check_grads', None)
     if accelerator_available():
         wrapper.type = 'AmpOptimWrapper'
         wrapper.setdefault('loss_scale', 'dynamic')

@@ -4,8 +4,8 @@ A NaN update must be stopped between the loss and the optimizer step, which
 both happen inside ``train_step``, before any hook runs. So before training
 this hook installs :class:`~..optim_wrappers.FiniteLossGuard` on the
 optimizer wrapper the Runner built from the config's standard
-``optim_wrapper=dict(type='OptimWrapper', ...)`` (a legacy
-``FiniteLossOptimWrapper`` has it built in). An ``AmpOptimWrapper`` (e.g.
+``optim_wrapper=dict(type='OptimWrapper', ...)`` (or any subclass, such
+as ``BF16AutocastOptimWrapper``). An ``AmpOptimWrapper`` (e.g.
 MMPose's ``tools/train.py --amp``) is left alone: its dynamic loss scale
 already skips steps whose gradients are inf/NaN and lowers the scale; the
 hook says so once in the log and does nothing else for it.
@@ -60,11 +60,10 @@ class NonFiniteLossHook(Hook):
     """Stop at, or log and count, iterations with a NaN/inf loss.
 
     Args:
-        action: ``'stop'`` or ``'skip'``. None (default): ``'stop'``, or
-            the ``action`` of a legacy ``FiniteLossOptimWrapper``.
+        action: ``'stop'`` or ``'skip'``. None (default): the installed
+            guard's, ``'stop'``.
         check_grads: Also withhold steps whose gradients are not finite
-            though the loss is. None (default): True, or the legacy
-            wrapper's setting.
+            though the loss is. None (default): the guard's, True.
     """
 
     priority = 'HIGHEST'

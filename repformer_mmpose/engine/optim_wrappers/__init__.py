@@ -1,15 +1,13 @@
 """The non-finite loss guard (installed on any ``OptimWrapper`` by
-``NonFiniteLossHook``) and the legacy wrapper with it built in."""
+``NonFiniteLossHook``) and mixed precision on CPUs."""
 from .bf16_autocast_optim_wrapper import (BF16AutocastOptimWrapper,
                                           allow_bf16_to_numpy)
 from .finite_loss_guard import (FiniteLossGuard, NonFiniteFault,
                                 NonFiniteLossError, finite_loss_guard,
                                 install_finite_loss_guard)
-from .finite_loss_optim_wrapper import FiniteLossOptimWrapper
 
 __all__ = [
     'BF16AutocastOptimWrapper', 'allow_bf16_to_numpy', 'FiniteLossGuard',
-    'FiniteLossOptimWrapper',
-    'NonFiniteFault',
-    'NonFiniteLossError', 'finite_loss_guard', 'install_finite_loss_guard'
+    'NonFiniteFault', 'NonFiniteLossError', 'finite_loss_guard',
+    'install_finite_loss_guard'
 ]
