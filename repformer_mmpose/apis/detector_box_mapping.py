@@ -31,6 +31,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from mmpose.structures.bbox import bbox_cs2xyxy, bbox_xyxy2cs
+
 #: Ridge weight of :func:`fit_keypoint_box_mapping`, times the face count.
 RIDGE = 1e-4
 #: BlazeFace's keypoints: right eye, left eye, nose tip, mouth centre,
@@ -40,20 +42,19 @@ NUM_DETECTOR_KEYPOINTS = 6
 
 def box_centre_size(boxes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """``(n, 2)`` centres and ``(n,)`` mean sides ``(w + h) / 2`` of
-    ``x1, y1, x2, y2`` boxes."""
-    boxes = np.asarray(boxes, dtype=np.float64)
-    centre = (boxes[:, :2] + boxes[:, 2:4]) / 2
-    size = ((boxes[:, 2] - boxes[:, 0]) + (boxes[:, 3] - boxes[:, 1])) / 2
-    return centre, size
+    ``x1, y1, x2, y2`` boxes (MMPose's ``bbox_xyxy2cs``)."""
+    centre, wh = bbox_xyxy2cs(np.asarray(boxes, np.float32)[:, :4])
+    return centre.astype(np.float64), wh.astype(np.float64).mean(axis=1)
 
 
 def square_boxes(centres: np.ndarray, sides: np.ndarray,
                  scores: np.ndarray | None) -> np.ndarray:
     """``(n, 5)`` float32 ``x1, y1, x2, y2, score`` squares (score 1 where
-    none is given)."""
-    half = np.asarray(sides, np.float64)[:, None] / 2
-    out = np.ones((len(half), 5), dtype=np.float32)
-    out[:, :4] = np.concatenate([centres - half, centres + half], axis=1)
+    none is given; MMPose's ``bbox_cs2xyxy``)."""
+    sides = np.asarray(sides, np.float32)
+    out = np.ones((len(sides), 5), dtype=np.float32)
+    out[:, :4] = bbox_cs2xyxy(np.asarray(centres, np.float32),
+                              np.stack([sides, sides], axis=1))
     if scores is not None:
         out[:, 4] = scores
     return out
