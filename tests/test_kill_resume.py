@@ -314,14 +314,24 @@ def test_no_temporary_file_is_left(runs):
 # ----------------------------------------------------------------------
 # atomic checkpoint writes
 # ----------------------------------------------------------------------
-def test_local_paths_use_the_atomic_backend(tmp_path):
-    assert isinstance(get_file_backend(str(tmp_path / 'a.pth')),
+def test_checkpoints_and_only_they_use_the_atomic_backend(tmp_path):
+    """The plugin's checkpoint hook writes through the atomic backend;
+    mmengine's local backend stays mmengine's for everything else."""
+    from mmengine.fileio.backends import LocalBackend
+
+    from repformer_mmpose.engine.hooks import SafeCheckpointHook
+    path = str(tmp_path / 'a.pth')
+    assert type(get_file_backend(path)) is LocalBackend
+    hook = SafeCheckpointHook(interval=1)
+    assert isinstance(get_file_backend(path, backend_args=hook.backend_args),
                       AtomicLocalBackend)
 
 
 def test_a_failed_save_leaves_the_old_checkpoint(tmp_path, monkeypatch):
     path = tmp_path / 'epoch_1.pth'
-    save_checkpoint({'state_dict': {'w': torch.ones(3)}}, str(path))
+    atomic = dict(backend='atomic_local')  # SafeCheckpointHook's
+    save_checkpoint({'state_dict': {'w': torch.ones(3)}}, str(path),
+                    backend_args=atomic)
     before = path.read_bytes()
 
     def crash(fd):  # the process dies between writing and renaming
@@ -329,7 +339,8 @@ def test_a_failed_save_leaves_the_old_checkpoint(tmp_path, monkeypatch):
 
     monkeypatch.setattr(os, 'fsync', crash)
     with pytest.raises(OSError, match='disk full'):
-        save_checkpoint({'state_dict': {'w': torch.zeros(1000)}}, str(path))
+        save_checkpoint({'state_dict': {'w': torch.zeros(1000)}}, str(path),
+                        backend_args=atomic)
     assert path.read_bytes() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ['epoch_1.pth']
     loaded = load_checkpoint_file(str(path))

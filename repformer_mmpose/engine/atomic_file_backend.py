@@ -16,8 +16,11 @@ the final path holds either the old content or the complete new one
 plugin). A process killed mid-write leaves only a hidden temporary file,
 which :class:`repformer_mmpose.engine.CheckpointGuardHook` removes when the
 next run in that work dir starts.
-:func:`register_atomic_local_backend` makes it mmengine's backend for local
-paths (it is called when ``repformer_mmpose`` is imported).
+It is registered as mmengine's backend ``'atomic_local'`` (when
+``repformer_mmpose`` is imported) and used where the plugin writes:
+``SafeCheckpointHook`` saves checkpoints with
+``backend_args=dict(backend='atomic_local')``. mmengine's own ``'local'``
+backend is left as it is for everything else in the process.
 """
 from __future__ import annotations
 
@@ -48,12 +51,11 @@ class AtomicLocalBackend(LocalBackend):
         write_text_atomic(obj, filepath, encoding)
 
 
+ATOMIC_BACKEND = 'atomic_local'
+
+
 def register_atomic_local_backend() -> None:
-    """Serve local paths (no ``scheme://`` prefix, or ``backend='local'``)
-    with :class:`AtomicLocalBackend` (idempotent)."""
-    register_backend('local', AtomicLocalBackend, force=True, prefixes='')
-    # backends built before this call are cached by mmengine: drop the
-    # plain local ones so the next look-up builds an atomic one
-    for key, backend in list(fileio_io.backend_instances.items()):
-        if type(backend) is LocalBackend:
-            del fileio_io.backend_instances[key]
+    """Register :class:`AtomicLocalBackend` as ``'atomic_local'``
+    (idempotent; no prefix, so no path is served by it unasked)."""
+    if ATOMIC_BACKEND not in fileio_io.backends:
+        register_backend(ATOMIC_BACKEND, AtomicLocalBackend)

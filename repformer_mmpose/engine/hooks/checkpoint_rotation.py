@@ -25,6 +25,7 @@ from collections.abc import Iterator
 from mmengine.hooks import CheckpointHook
 from mmengine.logging import MMLogger
 from mmpose.registry import HOOKS
+from ..atomic_file_backend import ATOMIC_BACKEND
 
 
 class _HeldBackRemovals:
@@ -64,6 +65,10 @@ class SafeCheckpointHook(CheckpointHook):
                 raise TypeError(
                     f'SafeCheckpointHook (default_hooks.checkpoint) got an '
                     f'unexpected keyword argument {name!r}{hint}')
+        if kwargs.get('backend_args') is None and \
+                kwargs.get('file_client_args') is None:
+            # checkpoints written atomically (temporary file + rename)
+            kwargs['backend_args'] = dict(backend=ATOMIC_BACKEND)
         super().__init__(*args, **kwargs)
 
     def before_train(self, runner) -> None:
