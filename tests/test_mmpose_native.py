@@ -162,3 +162,41 @@ def test_main_job_refuses_synthface_sizes_for_another_data_set(load_tool):
                        'SynthFace set'):
         load_tool('main_job').main(['--config', SUBSET_300W,
                                     '--num-test', '32'])
+
+
+def test_show_dir_draws_the_points(load_tool, tiny_model_without_confidence,
+                                   face300w_fixture, tmp_path):
+    """MMPose's ``--show-dir`` (PoseVisualizationHook, kpt_thr 0.3) draws
+    every predicted point: pixels change around each of them."""
+    import json
+    import pickle
+
+    import cv2
+    import numpy as np
+    config, checkpoint = tiny_model_without_confidence
+    load_tool('test').main([
+        config, checkpoint, '--work-dir', str(tmp_path / 'w'),
+        '--show-dir', 'vis', '--dump', str(tmp_path / 'p.pkl'),
+        '--data-root', str(face300w_fixture), '--cfg-options',
+        'test_dataloader.dataset.ann_file=test_300w.json',
+        'test_dataloader.dataset.data_prefix.img=',
+        'test_dataloader.num_workers=0',
+        'test_dataloader.persistent_workers=False',
+        'visualizer.name=test_show_dir'])
+    with open(tmp_path / 'p.pkl', 'rb') as f:
+        predictions = pickle.load(f)
+    images = {i['id']: i['file_name'] for i in json.loads(
+        (face300w_fixture / 'test_300w.json').read_text())['images']}
+    # MMPose names a drawing <stem>_<index in batch>.<ext>
+    drawn = {p.stem.rsplit('_', 1)[0]: p
+             for p in (tmp_path / 'w').glob('*/vis/*')}
+    assert len(drawn) == len(images)
+    for prediction in predictions:
+        name = images[prediction['img_id']]
+        image = cv2.imread(str(face300w_fixture / name)).astype(int)
+        drawing = cv2.imread(str(drawn[Path(name).stem]))
+        changed = np.abs(drawing - image).sum(-1) > 30
+        points = prediction['pred_instances']['keypoints'][0]
+        assert len(points) == 68
+        for x, y in np.round(points).astype(int):
+            assert changed[max(y - 4, 0):y + 5, max(x - 4, 0):x + 5].any()

@@ -103,28 +103,6 @@ def test_the_wheel_installs_the_start_up_hook(fresh_env):
             'repformer_mmcv_ext.pth'} <= names
 
 
-@pytest.fixture(scope='module')
-def tiny_model_without_confidence(tiny_model, tmp_path_factory):
-    """The suite's tiny random-init model without the confidence branch:
-    every keypoint score is then 1 (the branch's scores of a trained
-    model are tested in test_uncertainty.py; a random one scores ~0)."""
-    import torch
-    from mmengine.config import Config
-
-    from repformer_mmpose.apis import init_face_model
-    folder = tmp_path_factory.mktemp('tiny_plain')
-    cfg = Config.fromfile(tiny_model[0])
-    cfg.model.head.uncertainty = None
-    config = str(folder / 'tiny_plain.py')
-    cfg.dump(config)
-    torch.manual_seed(0)
-    model = init_face_model(config)
-    checkpoint = str(folder / 'tiny_plain.pth')
-    torch.save({'state_dict': model.state_dict(),
-                'meta': {'dataset_meta': model.dataset_meta}}, checkpoint)
-    return config, checkpoint
-
-
 def test_mmpose_inferencer_finds_the_face_and_draws_68_points(
         fresh_env, tiny_model_without_confidence, face300w_fixture,
         tmp_path):
