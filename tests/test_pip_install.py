@@ -74,26 +74,36 @@ def _copy_checkout(target: Path) -> Path:
 @pytest.fixture(scope='module')
 def fresh_env(tmp_path_factory) -> Path:
     """A new venv with the plugin pip-installed from a wheel; the stack
-    comes from this environment's site-packages."""
+    (pip and setuptools included) comes from this environment's
+    site-packages. pip runs in the new venv, so the plugin installed in
+    this one is outside its environment and left alone."""
     root = tmp_path_factory.mktemp('pip_install')
     env = root / 'venv'
     subprocess.run([sys.executable, '-m', 'venv', '--without-pip',
                     str(env)], check=True)
-    source = _copy_checkout(root / 'checkout')
-    # build with this environment's setuptools, install into the new one
-    subprocess.run(
-        [sys.executable, '-m', 'pip', 'install', '--no-deps',
-         '--no-build-isolation', '--disable-pip-version-check', '-q',
-         '--prefix', str(env), str(source)],
-        check=True, capture_output=True, text=True, timeout=600)
     python = env / 'bin' / 'python'
     site = subprocess.run(
         [str(python), '-c',
          'import sysconfig; print(sysconfig.get_paths()["purelib"])'],
         capture_output=True, text=True, check=True).stdout.strip()
-    stack = sysconfig.get_paths()['purelib']
-    Path(site, 'pinned_stack.pth').write_text(stack + '\n')
+    Path(site, 'pinned_stack.pth').write_text(
+        sysconfig.get_paths()['purelib'] + '\n')
+    source = _copy_checkout(root / 'checkout')
+    ours = _installed_files()
+    subprocess.run(
+        [str(python), '-m', 'pip', 'install', '--no-deps',
+         '--no-build-isolation', '--disable-pip-version-check', '-q',
+         str(source)],
+        check=True, capture_output=True, text=True, timeout=600,
+        env={**os.environ, 'PYTHONPATH': ''})
+    assert _installed_files() == ours  # this environment is untouched
     return env
+
+
+def _installed_files() -> set[str]:
+    """This environment's own files of the plugin's distribution."""
+    from importlib.metadata import distribution
+    return {str(f) for f in distribution('repformer-mmpose').files or []}
 
 
 def test_the_wheel_installs_the_start_up_hook(fresh_env):
