@@ -20,7 +20,8 @@ PUBLIC = [
     'check_boxes', 'load_boxes_json', 'FaceLandmarkDetector',
     'FaceLandmarks', 'ImageReadError', 'faces_to_json', 'predict_landmarks',
     'read_image', 'CheckpointMismatchError', 'check_state_dict',
-    'init_face_model', 'load_config', 'read_state_dict', 'draw_faces'
+    'init_face_model', 'load_config', 'read_state_dict', 'draw_faces',
+    'MMPoseDetectorAdapter', 'use_face_detector'
 ]
 
 

@@ -165,8 +165,8 @@ def test_video_demo_outputs_are_checked_first(tmp_path, tiny):
     with pytest.raises(ValueError, match=r'--out-json .*clip.mp4 is the '
                        r'--out video: give it another name'):
         demo.main(base + ['--out', str(out), '--out-json', str(out)])
-    with pytest.raises(ValueError, match=r'^the per-frame JSON would be '
-                       r'written over the input .*clip.avi: choose'):
+    with pytest.raises(ValueError, match=r'^the per-frame JSON .*clip.avi '
+                       r'is the input .*clip.avi: writing it would destroy'):
         demo.main(base + ['--out', str(tmp_path / 'new.mp4'), '--out-json',
                           str(clip), '--overwrite'])
     assert out.read_bytes() == b'an earlier result'

@@ -144,17 +144,14 @@ def unknown_option_key_error(error: TypeError, config_file: str,
                              cfg_options: Mapping | None
                              ) -> UnknownOptionKeyError | None:
     """:class:`UnknownOptionKeyError` when ``error`` is an "unexpected
-    keyword argument 'x'": naming the option whose last key is ``x``, or
-    else the config file; None for other errors."""
+    keyword argument 'x'" and an option's last key is ``x``; else None."""
     match = _UNEXPECTED_KEYWORD.search(str(error))
     if match is None or isinstance(error, UnknownOptionKeyError):
         return None
     options = [f'{key}={value}' for key, value in (cfg_options or {}).items()
                if _dotted(key).split('.')[-1] == match[1]]
     if not options:
-        return UnknownOptionKeyError(
-            f'{config_file}: {error}; a key the class does not take: check '
-            'its spelling')
+        return None
     return UnknownOptionKeyError(
         f'--cfg-options {" ".join(options)} (on top of {config_file}): '
         f'{error}; the option adds a key the class does not take: check '
