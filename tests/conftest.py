@@ -138,10 +138,8 @@ def _keep_the_default_scope():
 def tiny_model(tmp_path_factory):
     """``(config, checkpoint)`` of a random-init RePFormer at 64x64 input,
     d_model 32 (fast), 68 points (the demo and detector tests)."""
-    import torch
     from mmengine.config import Config
 
-    from repformer_mmpose.apis import init_face_model
     folder = tmp_path_factory.mktemp('tiny')
     cfg = Config.fromfile(str(
         REPO_ROOT / 'configs' / 'repformer' / 'synthface' /
@@ -154,11 +152,20 @@ def tiny_model(tmp_path_factory):
     for transform in cfg.test_dataloader.dataset.pipeline:
         if transform['type'] == 'TopdownAffine':
             transform['input_size'] = (64, 64)
-    config = str(folder / 'tiny.py')
+    return _random_model(cfg, folder / 'tiny')
+
+
+def _random_model(cfg, stem: Path) -> tuple[str, str]:
+    """``(config, checkpoint)`` files ``stem.py`` / ``stem.pth`` of a
+    random-init model of ``cfg`` (seed 0)."""
+    import torch
+
+    from repformer_mmpose.apis import init_face_model
+    config = f'{stem}.py'
     cfg.dump(config)
     torch.manual_seed(0)
     model = init_face_model(config)
-    checkpoint = str(folder / 'tiny.pth')
+    checkpoint = f'{stem}.pth'
     torch.save({'state_dict': model.state_dict(),
                 'meta': {'dataset_meta': model.dataset_meta}}, checkpoint)
     return config, checkpoint
@@ -169,18 +176,8 @@ def tiny_model_without_confidence(tiny_model, tmp_path_factory):
     """The suite's tiny random-init model without the confidence branch:
     every keypoint score is then 1 (the branch's scores of a trained
     model are tested in test_uncertainty.py; a random one scores ~0)."""
-    import torch
     from mmengine.config import Config
-
-    from repformer_mmpose.apis import init_face_model
-    folder = tmp_path_factory.mktemp('tiny_plain')
     cfg = Config.fromfile(tiny_model[0])
     cfg.model.head.uncertainty = None
-    config = str(folder / 'tiny_plain.py')
-    cfg.dump(config)
-    torch.manual_seed(0)
-    model = init_face_model(config)
-    checkpoint = str(folder / 'tiny_plain.pth')
-    torch.save({'state_dict': model.state_dict(),
-                'meta': {'dataset_meta': model.dataset_meta}}, checkpoint)
-    return config, checkpoint
+    return _random_model(cfg, tmp_path_factory.mktemp('tiny_plain') /
+                         'tiny_plain')
