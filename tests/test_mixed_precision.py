@@ -258,6 +258,15 @@ def test_python_api_bf16_inference_is_close_to_float32(tiny_model,
     box = [[x, y, x + w, y + h]]
     config, checkpoint = tiny_model
     plain = FaceLandmarkDetector(config, checkpoint)(image, box)[0]
-    mixed = FaceLandmarkDetector(config, checkpoint, amp=True)(image, box)[0]
+    seen = set()
+    handle = torch.nn.modules.module.register_module_forward_hook(
+        lambda module, inputs, output: seen.add(output.dtype) if isinstance(
+            module, torch.nn.Conv2d) else None)
+    try:
+        mixed = FaceLandmarkDetector(config, checkpoint,
+                                     amp=True)(image, box)[0]
+    finally:
+        handle.remove()
+    assert seen == {torch.bfloat16}  # the network really ran in bf16
     assert mixed.keypoints.dtype == np.float32
     assert np.abs(mixed.keypoints - plain.keypoints).max() < 1.0
