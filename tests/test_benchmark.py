@@ -11,13 +11,14 @@ import subprocess
 import sys
 from pathlib import Path
 
+import mmengine
 import pytest
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from repformer_mmpose.benchmarking import models, timing
-from repformer_mmpose.benchmarking.machine import physical_cores
+from repformer_mmpose.benchmarking.machine import cpu_model, physical_cores
 from repformer_mmpose.benchmarking.report import markdown_report
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -79,7 +80,13 @@ def test_one_command_prints_the_comparison_table(tmp_path):
     spread_header, _, spread_row = table_rows(report, 'Spread')
     assert spread_header[0] == 'model' and 'b1 (ms/batch)' in spread_header
     assert re.fullmatch(r'[\d.]+ \[[\d.]+-[\d.]+\]', spread_row[1])
-    assert 'threads: 1' in report and 'torch: ' in report
+    # the run's settings, the CPU, and mmengine's collect_env() versions
+    for line in ('threads: 1', f'PyTorch: {torch.__version__}',
+                 f'MMEngine: {mmengine.__version__}',
+                 f'cpu: {cpu_model()}, {physical_cores()} physical cores, '
+                 f'{os.cpu_count()} logical'):
+        assert f'\n- {line}' in report, line
+    assert 'compiling details' not in report  # the build flags are left out
 
 
 def test_configs_follow_input_size_and_keypoints():
@@ -199,6 +206,26 @@ def test_attention_flops_are_counted():
     assert not any('scaled_dot_product' in op for op in uncounted)
 
 
+def test_interleaved_runs_round_robin_on_torch_benchmark_clock(monkeypatch):
+    """Every task is warmed up, then timed once per round, the first task
+    rotating; each time is what torch.utils.benchmark's clock read."""
+    clock, calls = [0.], []
+
+    def task(index):
+        def run():
+            calls.append(index)
+            clock[0] += index + 1  # task i takes i + 1 seconds
+
+        return run
+
+    monkeypatch.setattr(timing.benchmark, 'timer', lambda: clock[0])
+    times = timing.interleaved([task(i) for i in range(3)], warmup=2,
+                               repeats=4)
+    assert calls == [0, 0, 1, 1, 2, 2,  # warm-up
+                     0, 1, 2, 1, 2, 0, 2, 0, 1, 0, 1, 2]
+    assert times == [[1.] * 4, [2.] * 4, [3.] * 4]
+
+
 def test_peak_memory_sees_a_temporary_allocation():
     mib, method = timing.peak_memory_mib(
         lambda: torch.ones(32 * 2**20).sum(), 'cpu')  # 128 MiB, freed
@@ -253,6 +280,28 @@ def test_default_threads_are_the_physical_cores(benchmark):
     cores = physical_cores()
     assert 1 <= cores <= os.cpu_count()
     assert benchmark.parse_args([]).threads == cores
+    try:  # lscpu's count: distinct (core, socket) pairs
+        lscpu = subprocess.run(['lscpu', '-p=core,socket'],
+                               capture_output=True, text=True, check=True)
+    except (OSError, subprocess.CalledProcessError):
+        pytest.skip('no lscpu here')
+    pairs = {line for line in lscpu.stdout.splitlines()
+             if not line.startswith('#')}
+    assert cores == len(pairs)
+
+
+def test_physical_cores_count_sockets_and_cores_not_hyperthreads(
+        monkeypatch):
+    from repformer_mmpose.benchmarking import machine
+    cpuinfo = '\n\n'.join(
+        f'processor\t: {n}\nmodel name\t: Test CPU\nphysical id\t: '
+        f'{n // 4}\ncore id\t\t: {n % 2}'  # 2 sockets x 2 cores x 2 HT
+        for n in range(8))
+    monkeypatch.setattr(machine, '_cpuinfo', lambda: cpuinfo + '\n\n')
+    assert machine.physical_cores() == 4
+    assert machine.cpu_model() == 'Test CPU'
+    monkeypatch.setattr(machine, '_cpuinfo', lambda: '')  # no /proc
+    assert machine.physical_cores() == os.cpu_count()
 
 
 def test_recipe_benchmark_times_both_recipes_interleaved(load_tool,

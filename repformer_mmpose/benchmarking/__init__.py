@@ -4,23 +4,23 @@ module:
 - :mod:`.models`: the models compared (``MODEL_SPECS``, their variants such
   as ``_ref`` and ``_nodrop``), their configs at any input size and number
   of landmarks, and training labels for them;
-- :mod:`.timing`: interleaved wall-clock timing, peak memory, FLOPs;
-- :mod:`.machine`: the machine and the run (cores, CPU model, environment);
+- :mod:`.timing`: interleaved timing (``torch.utils.benchmark``'s clock),
+  peak memory, FLOPs (mmengine's ``FlopAnalyzer``);
+- :mod:`.machine`: the machine and the run (mmengine's ``collect_env()``,
+  physical cores, CPU model);
 - :mod:`.runner`: every figure of every model, in one process;
 - :mod:`.report`: the Markdown report.
-
-Its modules import torch and MMPose inside the functions that need them.
 """
 from .machine import cpu_model, environment_info, physical_cores
 from .models import (DEFAULT_MODELS, MODEL_SPECS, VARIANTS, ModelSpec,
                      Variant, build_model, make_data_samples, model_config)
 from .report import markdown_report
 from .runner import measure
-from .timing import Timer, count_flops, interleaved, peak_memory_mib
+from .timing import count_flops, interleaved, peak_memory_mib
 
 __all__ = [
     'DEFAULT_MODELS', 'MODEL_SPECS', 'VARIANTS', 'ModelSpec', 'Variant',
-    'Timer', 'build_model', 'count_flops', 'cpu_model', 'environment_info',
+    'build_model', 'count_flops', 'cpu_model', 'environment_info',
     'interleaved', 'make_data_samples', 'markdown_report', 'measure',
     'model_config', 'peak_memory_mib', 'physical_cores'
 ]

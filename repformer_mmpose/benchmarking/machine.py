@@ -1,41 +1,38 @@
-"""The machine and the run, for the report's ``## Environment``."""
+"""The machine and the run, for the report's ``## Environment``: mmengine's
+``collect_env()`` and what it leaves out (CPU, settings, load)."""
 from __future__ import annotations
 
+import argparse
 import os
 import platform
+import re
 import sys
 import time
 from pathlib import Path
 
+import mmpose
+from mmengine.utils.dl_utils import collect_env
+
 from .models import REPO_ROOT
 
 
+def _cpuinfo() -> str:
+    path = Path('/proc/cpuinfo')
+    return path.read_text() if path.is_file() else ''
+
+
 def physical_cores() -> int:
-    """Distinct (socket, core) pairs in /proc/cpuinfo; ``os.cpu_count()``
-    where that is unavailable."""
-    try:
-        text = Path('/proc/cpuinfo').read_text()
-    except OSError:
-        return os.cpu_count() or 1
-    cores, socket = set(), '0'
-    for line in text.splitlines():
-        key, _, value = line.partition(':')
-        key, value = key.strip(), value.strip()
-        if key == 'physical id':
-            socket = value
-        elif key == 'core id':
-            cores.add((socket, value))
-    return len(cores) or os.cpu_count() or 1
+    """Distinct (socket, core) ids of /proc/cpuinfo, else ``os.cpu_count()``:
+    ``--threads``' default; torch and mmengine count logical CPUs only."""
+    cores = {tuple(re.findall(r'^(?:physical|core) id\s*:\s*(\S+)', block,
+                              re.M)) for block in _cpuinfo().split('\n\n')}
+    return len(cores - {()}) or os.cpu_count() or 1
 
 
 def cpu_model() -> str:
-    try:
-        for line in Path('/proc/cpuinfo').read_text().splitlines():
-            if line.startswith('model name'):
-                return line.partition(':')[2].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
+    """The CPU's name (``collect_env()`` has none)."""
+    found = re.search(r'^model name\s*:\s*(.+)$', _cpuinfo(), re.M)
+    return found[1] if found else platform.processor() or platform.machine()
 
 
 def load_average() -> str:
@@ -43,10 +40,10 @@ def load_average() -> str:
     return ' / '.join(f'{v:.2f}' for v in os.getloadavg())
 
 
-def environment_info(args) -> dict:
-    """The command, date, CPU, torch, device and settings of this run
-    (``args``: the benchmark's parsed arguments)."""
-    import torch
+def environment_info(args: argparse.Namespace) -> dict:
+    """The command, date, CPU, settings and load of this run (``args``: the
+    benchmark's parsed arguments), then ``collect_env()``'s versions and
+    GPUs, with MMPose's."""
     script = Path(sys.argv[0]).resolve()
     info = {
         'command': 'python ' + ' '.join([
@@ -56,7 +53,6 @@ def environment_info(args) -> dict:
         'date': time.strftime('%Y-%m-%d %H:%M'),
         'cpu': f'{cpu_model()}, {physical_cores()} physical cores, '
         f'{os.cpu_count()} logical',
-        'torch': torch.__version__,
         'device': args.device,
         'threads': args.threads,
         'precision': 'bf16 autocast' if args.amp == 'bf16' else 'float32',
@@ -65,6 +61,7 @@ def environment_info(args) -> dict:
         f'{args.num_keypoints} landmarks, random init, no flip test',
         'load average (1/5/15 min)': load_average(),
     }
-    if args.device.startswith('cuda') and torch.cuda.is_available():
-        info['gpu'] = torch.cuda.get_device_name(args.device)
+    info.update(collect_env(), MMPose=mmpose.__version__)
+    for key in ('PyTorch compiling details', 'numpy_random_seed'):
+        info.pop(key, None)  # 20 lines of build flags; the seed is unused
     return info

@@ -3,20 +3,22 @@ together and their timings interleaved, so that all see the same machine
 load; memory is measured one model at a time."""
 from __future__ import annotations
 
+import argparse
 import sys
 from contextlib import nullcontext
 from functools import partial
 
+import torch
+
 from ..engine.optim_wrappers import allow_bf16_to_numpy
 from .models import MODEL_SPECS, build_model, make_data_samples
-from .timing import Timer, count_flops, interleaved, peak_memory_mib
+from .timing import count_flops, interleaved, peak_memory_mib
 
 
 class ModelUnderTest:
     """One model: built, counted, on its device, with a training step."""
 
-    def __init__(self, name: str, args) -> None:
-        import torch
+    def __init__(self, name: str, args: argparse.Namespace) -> None:
         torch.manual_seed(0)
         model, self.cfg = build_model(name, args.input_size,
                                       args.num_keypoints)
@@ -31,14 +33,14 @@ class ModelUnderTest:
         self.autocast = args.autocast
         self.optimizer = None
 
-    def forward(self, inputs) -> object:
+    def forward(self, inputs: torch.Tensor) -> object:
         return self.model._forward(inputs)
 
-    def backbone(self, inputs) -> object:
+    def backbone(self, inputs: torch.Tensor) -> object:
         return self.model.backbone(inputs)
 
-    def start_training(self, inputs, args) -> None:
-        import torch
+    def start_training(self, inputs: torch.Tensor,
+                       args: argparse.Namespace) -> None:
         self.model.train()
         self.train_inputs = inputs
         self.samples = [
@@ -68,13 +70,12 @@ def _progress(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
-def measure(args) -> list[dict]:
+def measure(args: argparse.Namespace) -> list[dict]:
     """Every figure of every model of ``args.models``, in this process;
     timings interleaved across models. ``args``: the benchmark's parsed
     arguments (``models``, ``input_size``, ``num_keypoints``,
     ``batch_sizes``, ``train_batch_size``, ``warmup``, ``repeats``,
     ``threads``, ``device``, ``amp``, ``channels_last``, ``flops``)."""
-    import torch
     torch.set_num_threads(args.threads)
     args.memory_format = torch.channels_last if args.channels_last \
         else torch.contiguous_format
@@ -88,7 +89,6 @@ def measure(args) -> list[dict]:
     if args.amp == 'bf16':
         allow_bf16_to_numpy()
     results = [model.result for model in models]
-    timer = Timer(args.device)
 
     def images(batch: int) -> torch.Tensor:
         return torch.randn(batch, 3, args.input_size, args.input_size,
@@ -101,9 +101,8 @@ def measure(args) -> list[dict]:
         for batch in args.batch_sizes[:-1]:
             _progress(f'inference, batch {batch} ...')
             inputs = images(batch)
-            times = interleaved(
-                timer, [partial(m.forward, inputs) for m in models],
-                args.warmup, args.repeats)
+            times = interleaved([partial(m.forward, inputs) for m in models],
+                                args.warmup, args.repeats)
             for result, model_times in zip(results, times):
                 result.setdefault('infer', {})[batch] = model_times
         # the largest batch: whole forward and backbone alone, interleaved
@@ -114,7 +113,7 @@ def measure(args) -> list[dict]:
         for model in models:
             tasks += [partial(model.forward, inputs),
                       partial(model.backbone, inputs)]
-        times = interleaved(timer, tasks, args.warmup, args.repeats)
+        times = interleaved(tasks, args.warmup, args.repeats)
         for index, result in enumerate(results):
             full, backbone = times[2 * index], times[2 * index + 1]
             result.setdefault('infer', {})[batch] = full
@@ -128,8 +127,8 @@ def measure(args) -> list[dict]:
         inputs = images(args.train_batch_size)
         for model in models:
             model.start_training(inputs, args)
-        times = interleaved(timer, [m.train_step for m in models],
-                            args.warmup, args.repeats)
+        times = interleaved([m.train_step for m in models], args.warmup,
+                            args.repeats)
         for model, result, model_times in zip(models, results, times):
             result['train'] = model_times
             # after the timed steps: Adam's state already exists

@@ -55,7 +55,7 @@ from repformer_mmpose.benchmarking.report import markdown_report
 from repformer_mmpose.benchmarking.runner import measure
 
 
-def parse_args(argv=None) -> argparse.Namespace:
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description='Benchmark RePFormer against MMPose face models.')
     parser.add_argument(
@@ -97,7 +97,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     return args
 
 
-def main(argv=None) -> None:
+def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     environment = environment_info(args)
     results = measure(args)

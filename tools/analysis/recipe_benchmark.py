@@ -13,9 +13,10 @@ at every input size, two recipes:
 It times a training step (forward, MMPose's loss, backward, Adam; batch
 ``--train-batch``) and inference (batch ``--infer-batch``), every
 configuration once per round, round-robin, the first round a warm-up
-(``torch.utils.benchmark.Timer``, one run per measurement); the figures
-are medians over the rounds, so all configurations see the same machine
-load. Prints a Markdown table and writes it with ``--output``::
+(:func:`repformer_mmpose.benchmarking.timing.interleaved`, one run per
+measurement); the figures are medians over the rounds, so all
+configurations see the same machine load. Prints a Markdown table and
+writes it with ``--output``::
 
     OMP_NUM_THREADS=1 python tools/analysis/recipe_benchmark.py \\
         --sizes 128 256 --rounds 4 --output work_dirs/recipes.md
@@ -29,17 +30,12 @@ import sys
 from pathlib import Path
 
 import torch
-from torch.utils import benchmark
 
 from repformer_mmpose.benchmarking.machine import (cpu_model, load_average,
                                                    physical_cores)
 from repformer_mmpose.benchmarking.recipes import MODELS, RECIPES, Case
+from repformer_mmpose.benchmarking.timing import interleaved
 from repformer_mmpose.engine.optim_wrappers import allow_bf16_to_numpy
-
-def seconds(fn) -> float:
-    return benchmark.Timer(stmt='fn()', globals=dict(fn=fn),
-                           num_threads=torch.get_num_threads()
-                           ).timeit(1).median
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -89,16 +85,11 @@ def main(argv: list[str] | None = None) -> str:
               file=sys.stderr, flush=True)
         case.build(args)
     start_load = load_average()
-    for round_index in range(args.rounds):
-        order = cases[round_index % len(cases):] + \
-            cases[:round_index % len(cases)]
-        for case in order:
-            train, infer = seconds(case.train_step), seconds(case.infer)
-            if round_index:  # the first round warms up
-                case.train_times.append(train)
-                case.infer_times.append(infer)
-        print(f'round {round_index + 1}/{args.rounds} done', file=sys.stderr,
-              flush=True)
+    times = interleaved([fn for case in cases
+                         for fn in (case.train_step, case.infer)],
+                        warmup=1, repeats=args.rounds - 1)
+    for index, case in enumerate(cases):
+        case.train_times, case.infer_times = times[2 * index:2 * index + 2]
     text = '\n'.join([
         f'CPU: {cpu_model()} ({physical_cores()} cores), '
         f'{torch.get_num_threads()} torch thread(s), torch '
