@@ -193,6 +193,23 @@ def test_bad_options_are_rejected(kwargs, message):
         make_head(**kwargs)
 
 
+def test_layer_parameter_names_are_the_checkpoints():
+    """PTHStage and CrossScaleAttention build their blocks from
+    ``TransformerLayer.attention_names``: the parameter names, hence the
+    checkpoint keys, are the ones trained checkpoints carry."""
+    from repformer_mmpose.models.necks.cross_scale_attention import \
+        CrossScaleAttention
+
+    def blocks(module):
+        return [name.split('.')[0] for name, _ in module.named_parameters()]
+
+    assert sorted(set(blocks(make_head().stages[0]))) == [
+        'feed_forward', 'landmark_to_landmark', 'landmark_to_memory']
+    assert blocks(make_head().stages[0])[0] == 'landmark_to_landmark'
+    assert sorted(set(blocks(CrossScaleAttention(EMBED, 4, 64)))) == [
+        'attention', 'feed_forward']
+
+
 def test_every_memory_must_be_read():
     with pytest.raises(ValueError, match='reads 3 memories, the neck gives 1'):
         make_head()(make_memories()[-1:])

@@ -80,11 +80,8 @@ class CoordinatePredictor(nn.Module):
         small_init (bool): Initialise the output layer with std 1e-3 and
             zero bias.
         activation (str): ``'relu'`` (DETR's FFN; the paper names none) or
-            ``'gelu'``, beyond the paper: a ReLU unit that is negative for
-            every query passes no gradient and never recovers, and with
-            Adam at the CPU configs' lr 1e-3 whole predictors die (0 of 128
-            units ever active on the 300W common set), so that their stage
-            stops refining (docs/results.md, "Refinement").
+            ``'gelu'`` (beyond the paper: ReLU predictors can die in
+            training, docs/head_options.md).
     """
 
     def __init__(self, embed_dims: int, hidden_dims: int,

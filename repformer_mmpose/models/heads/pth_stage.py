@@ -1,12 +1,12 @@
 """One stage of the pyramid transformer head (paper Sec. 3.2, Eq. 6)."""
 from __future__ import annotations
 
-from torch import Tensor, nn
+from torch import Tensor
 
-from ..utils import AttentionBlock, FeedForwardBlock
+from ..utils import AttentionBlock, TransformerLayer
 
 
-class PTHStage(nn.Module):
+class PTHStage(TransformerLayer):
     """``E^{i+1} = g_LM(g_LL(E^i), v_{M-i+1})`` (Eq. 6, Fig. 3b).
 
     ``g_LL`` is self-attention among the landmark queries; ``g_LM`` is
@@ -20,26 +20,12 @@ class PTHStage(nn.Module):
     queries and keys of ``g_LL`` and the queries of ``g_LM`` (DETR's
     ``query_pos``); the paper does not say how identity enters, this is our
     choice. Memory keys carry the fixed sine encoding of their pixel, as in
-    the neck.
-
-    Args:
-        embed_dims (int): ``d_model``.
-        num_heads (int): Attention heads.
-        ffn_dims (int): Hidden channels of the FFN.
-        dropout (float): Dropout of the FFN and the residual branches.
-        attn_dropout (float, optional): Dropout on the attention weights;
-            ``dropout`` if None.
+    the neck. Args: see :class:`TransformerLayer`.
     """
 
-    def __init__(self, embed_dims: int, num_heads: int, ffn_dims: int,
-                 dropout: float = 0.1,
-                 attn_dropout: float | None = None) -> None:
-        super().__init__()
-        self.landmark_to_landmark = AttentionBlock(embed_dims, num_heads,
-                                                   dropout, attn_dropout)
-        self.landmark_to_memory = AttentionBlock(embed_dims, num_heads,
-                                                 dropout, attn_dropout)
-        self.feed_forward = FeedForwardBlock(embed_dims, ffn_dims, dropout)
+    attention_names = ('landmark_to_landmark', 'landmark_to_memory')
+    landmark_to_landmark: AttentionBlock
+    landmark_to_memory: AttentionBlock
 
     def forward(self, landmark_queries: Tensor, landmark_pos: Tensor,
                 memory: Tensor, memory_pos: Tensor) -> Tensor:

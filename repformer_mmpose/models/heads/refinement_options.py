@@ -1,36 +1,7 @@
 """Options that let every refinement stage refine; none is in the paper.
 
-Why they exist (measured, issue 17): at 128x128 input the three stages read
-4x4, 8x8 and 16x16 memories, one octave coarser than the paper's 256x256.
-With the paper's tau = 1000 the Eq. 10 weights of a 4x4 or 8x8 memory pick
-one cell, so the aggregated query is constant inside a cell (its gradient
-w.r.t. ``L^{i-1}`` is zero there), landmarks sharing a cell get the same
-query, and the sine encoding of ``L^{i-1}`` (periods of one image and
-longer) hardly tells sub-cell positions apart. In training, every stage's
-loss also flows back into ``L^0`` through Eq. 8, so lowering ``L^0``'s
-error serves all four losses at once and the residuals stay near zero.
-
-Each option below attacks one of these causes; :class:`PTHHead` documents
-how it enters the equations:
-
-- ``aggregation_sigma_cells``: tau per memory level, from the width of the
-  Eq. 10 Gaussian in cells of that level (:func:`sigma_cells_to_tau`);
-- ``subcell_offset``: the query gets a linear map of the landmark's offset
-  from the centre of its Eq. 10 weights, in cells (:class:`SubCellOffset`);
-- ``landmark_identity_in_query``: a learned per-landmark vector is added
-  to the aggregated query, so co-located landmarks differ;
-- ``landmark_pos_encoding``: a sharper sine encoding of ``L^{i-1}``, or a
-  learned one on top of it (:class:`LandmarkPositionEncoding`);
-- ``residual_stop_gradient``: Eq. 8 adds the residual to a stop-gradient
-  copy of ``L^{i-1}``, as DETR-family iterative refinement does (Deformable
-  DETR), so each stage's loss trains that stage's refinement and not the
-  earlier landmark sets;
-- ``landmark_noise_std``: in training, each stage starts from a perturbed
-  ``L^{i-1}`` (:func:`perturb_landmarks`). Measured cause: the flattened
-  linear predictor of ``L^0`` fits the 2 012 training faces so closely that
-  on them nothing is left for a stage to correct (training L1 of ``L^0``
-  alone equals the full model's ``L^3``), while on test faces ``L^0`` is
-  worse; perturbed inputs give every stage errors to learn to remove.
+docs/head_options.md ("Beyond the paper") gives how each enters the
+equations and the measured reason for it.
 """
 from __future__ import annotations
 

@@ -1,45 +1,30 @@
 """Per-landmark uncertainty of the refinement stages (not in the paper).
 
-For every stage ``i``, a landmark-agnostic two-layer FFN on the stage's
-output query ``e_j`` (the same form as the residual predictor of Eq. 7)
-predicts a scale ``b_j`` of the point's error ``r_j = ||l_j^i - g_j||``
-under a 2-D isotropic distribution:
+For every stage ``i`` an FFN of Eq. 7's form on the stage's output query
+``e_j`` predicts a scale ``b_j`` of the point's error ``r_j = l_j^i - g_j``
+under a 2-D isotropic distribution, trained by its negative
+log-likelihood:
 
-- ``'laplace'``: ``p(r) ∝ exp(-||r|| / b)``; ``-log p = log(2 pi) +
-  2 log b + ||r|| / b``; the error's length is Gamma(2, b):
-  ``P(||r|| <= t) = 1 - (1 + t / b) exp(-t / b)``;
-- ``'gaussian'``: ``p(r) ∝ exp(-||r||^2 / (2 b^2))``; ``-log p = log(2 pi)
-  + 2 log b + ||r||^2 / (2 b^2)``; the length is Rayleigh(b):
-  ``P(||r|| <= t) = 1 - exp(-t^2 / (2 b^2))``.
+- ``'laplace'``: ``-log p = log(2 pi) + 2 log b + ||r|| / b``; ``||r||``
+  is Gamma(2, b): ``P(||r|| <= t) = 1 - (1 + t / b) exp(-t / b)``;
+- ``'gaussian'``: ``-log p = log(2 pi) + 2 log b + ||r||^2 / (2 b^2)``;
+  ``||r||`` is Rayleigh(b): ``P(||r|| <= t) = 1 - exp(-t^2 / (2 b^2))``.
 
-Gradients: the negative log-likelihood is computed on detached
-coordinates, so it never moves a point directly; the coordinates keep the
-paper's L1 loss. By default the query is detached too (``query_gradient``
-0): the NLL trains the scale FFN only and the model is trained exactly as
-without the branch (accuracy is not traded for confidence). With
-``query_gradient`` ``g > 0`` the share ``g`` of the NLL's gradient flows
-into the stage queries (and through them into the transformer and
-backbone), so that the features can learn what makes a point uncertain
-(e.g. an occluder), at a possible cost in accuracy that the docs measure.
-
-The confidence of a point is ``P(||r|| <= radius * d)``, ``d`` the
-normalising distance of the face (see :class:`PTHHead`'s
-``uncertainty``), so a score of 0.7 says: 70 % of points with this scale
-lie within ``radius`` (e.g. 5 %) of the inter-ocular distance.
-
-Occlusion (optional, ``occlusion_weight > 0``; as LUVLi, Kumar et al.
-CVPR 2020, predicts visibility next to the location likelihood): one more
-FFN of the same form on the last stage's query gives the probability
-``v_j`` that the point is not occluded, trained with binary cross-entropy
-on the records' ``keypoints_occluded`` (SynthFace, COFW; points without a
-label do not count; its query is detached unless
-``occlusion_query_gradient``). The confidence is then
-``v_j P(||r|| <= radius d)``: the probability that the point is visible
-and within the radius (the two taken as independent).
+The NLL sees detached coordinates, and by default detached queries
+(``query_gradient`` 0), so the model trains exactly as without the
+branch; a share ``g > 0`` lets the NLL's gradient into the features. A
+point's confidence is ``P(||r|| <= radius * d)``, ``d`` the face's
+normalising distance. With ``occlusion_weight > 0`` (as LUVLi, Kumar et
+al. CVPR 2020) one more such FFN on the last stage's query predicts the
+probability ``v_j`` that the point is visible, trained with binary
+cross-entropy on the records' ``keypoints_occluded``; the confidence is
+then ``v_j P(||r|| <= radius * d)``. docs/beyond_the_paper.md describes
+the options and their measured effect.
 """
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import torch
 from torch import Tensor, nn
@@ -48,6 +33,14 @@ from ..utils.precision import float32_forward
 
 DISTRIBUTIONS = ('laplace', 'gaussian')
 LOG_2PI = math.log(2 * math.pi)
+
+
+def check_distribution(distribution: str,
+                       name: str = 'distribution') -> None:
+    """Raise ``ValueError`` unless ``distribution`` is known."""
+    if distribution not in DISTRIBUTIONS:
+        raise ValueError(f'{name} must be one of {DISTRIBUTIONS}, got '
+                         f'{distribution!r}')
 
 
 def scale_gradient(tensor: Tensor, share: float) -> Tensor:
@@ -61,16 +54,9 @@ def scale_gradient(tensor: Tensor, share: float) -> Tensor:
 
 
 class PointFFN(nn.Module):
-    """A two-layer FFN shared by all landmarks, one number per point: the
-    log-scale ``log b_j = f_S(e_j)`` or the occlusion logit.
-
-    The output starts at ``init_output`` for every point (zero weights).
-
-    Args:
-        embed_dims (int): Query channels.
-        hidden_dims (int): Hidden channels.
-        init_output (float): Initial output, e.g. ``log(0.02)``: a scale
-            of 2 % of the crop.
+    """A two-layer FFN shared by all landmarks, one number per point
+    (``log b_j`` or the occlusion logit), ``init_output`` at the start
+    (zero weights).
     """
 
     def __init__(self, embed_dims: int, hidden_dims: int,
@@ -91,39 +77,27 @@ class PointFFN(nn.Module):
 def negative_log_likelihood(landmarks: Tensor, targets: Tensor,
                             log_scales: Tensor, weights: Tensor,
                             distribution: str = 'laplace') -> Tensor:
-    """Mean ``-log p(targets | landmarks, b)`` over the weighted points.
-
-    Args:
-        landmarks (Tensor): ``(B, N, 2)`` predicted points (the caller
-            detaches them).
-        targets (Tensor): ``(B, N, 2)`` ground truth.
-        log_scales (Tensor): ``(B, N)`` ``log b``.
-        weights (Tensor): ``(B, N)`` point weights (0: not scored).
-        distribution (str): ``'laplace'`` or ``'gaussian'``.
-    """
+    """Mean ``-log p(targets | landmarks, b)`` over the points, weighted
+    by ``weights`` ``(B, N)``; ``log_scales`` is ``log b`` ``(B, N)``."""
+    check_distribution(distribution)
     error = (landmarks - targets).norm(dim=-1)
     scale = log_scales.exp()
     if distribution == 'laplace':
         nll = LOG_2PI + 2 * log_scales + error / scale
-    elif distribution == 'gaussian':
-        nll = LOG_2PI + 2 * log_scales + error.pow(2) / (2 * scale.pow(2))
     else:
-        raise ValueError(f'distribution must be one of {DISTRIBUTIONS}, '
-                         f'got {distribution!r}')
+        nll = LOG_2PI + 2 * log_scales + error.pow(2) / (2 * scale.pow(2))
     return (nll * weights).sum() / weights.sum().clamp(min=1)
 
 
 def probability_within(radius: Tensor | float, scale: Tensor,
                        distribution: str = 'laplace') -> Tensor:
     """``P(||r|| <= radius)`` for error scale ``scale`` (same units)."""
+    check_distribution(distribution)
     ratio = torch.as_tensor(radius, dtype=scale.dtype,
                             device=scale.device) / scale
     if distribution == 'laplace':
         return 1 - (1 + ratio) * torch.exp(-ratio)
-    if distribution == 'gaussian':
-        return 1 - torch.exp(-ratio.pow(2) / 2)
-    raise ValueError(f'distribution must be one of {DISTRIBUTIONS}, got '
-                     f'{distribution!r}')
+    return 1 - torch.exp(-ratio.pow(2) / 2)
 
 
 def interval_radius(probability: float, distribution: str = 'laplace'
@@ -132,11 +106,9 @@ def interval_radius(probability: float, distribution: str = 'laplace'
     central ``probability`` region in units of the scale."""
     if not 0 < probability < 1:
         raise ValueError(f'probability must be in (0, 1), got {probability}')
+    check_distribution(distribution)
     if distribution == 'gaussian':
         return math.sqrt(-2 * math.log(1 - probability))
-    if distribution != 'laplace':
-        raise ValueError(f'distribution must be one of {DISTRIBUTIONS}, '
-                         f'got {distribution!r}')
     # 1 - (1 + x) e^-x is increasing in x: bisection
     low, high = 0., 1.
     while 1 - (1 + high) * math.exp(-high) < probability:
@@ -179,8 +151,8 @@ def occlusion_labels(data_samples: list, num_keypoints: int) -> Tensor:
 
 
 class LandmarkUncertainty(nn.Module):
-    """The uncertainty branch of :class:`PTHHead`: one
-    :class:`ScalePredictor` per stage, its loss and the confidence scores.
+    """The uncertainty branch of :class:`PTHHead`: one scale
+    :class:`PointFFN` per stage, their losses and the confidence scores.
 
     Args:
         num_stages (int): Stages (one scale per stage output ``L^1..L^K``).
@@ -188,22 +160,17 @@ class LandmarkUncertainty(nn.Module):
         hidden_dims (int): Hidden channels of each FFN.
         distribution (str): ``'laplace'`` (default) or ``'gaussian'``.
         loss_weight (float): Weight of each stage's NLL.
-        confidence_radius (float): The score of a point is
-            ``P(error <= confidence_radius * d)``; 0.1 (default): the
-            probability that the point is not a failure (FR@0.10), so a
-            well-predicted visible point scores near 1 and MMPose's
-            ``kpt_thr`` (0.3) hides the doubtful ones.
+        confidence_radius (float): A point's score is ``P(error <=
+            confidence_radius * d)``; 0.1: not a failure (FR@0.10).
         norm_indices (tuple[int, int], optional): Two landmarks whose
-            predicted distance is ``d`` (the data set's inter-ocular
-            points, e.g. 300W's 36/45). Without them ``d`` is the face box
-            side, 0.8 of the crop (MMPose pads the box by 1.25).
-        query_gradient (float): Share of the NLL's gradient that flows
-            into the stage queries, in ``[0, 1]``; 0 (default): detached.
-        occlusion_weight (float): Weight of the occlusion loss; 0
-            (default): no occlusion predictor.
+            predicted distance is ``d`` (e.g. 300W's eye corners 36/45);
+            else ``d`` is the face box side, 0.8 of the crop.
+        query_gradient (float): Share in ``[0, 1]`` of the NLL's gradient
+            that reaches the stage queries; 0: detached.
+        occlusion_weight (float): Weight of the occlusion loss; 0: no
+            occlusion predictor.
         occlusion_query_gradient (float): The same share for the
-            occlusion loss (the labels are new information: with a share
-            the features can learn what an occluder looks like).
+            occlusion loss.
     """
 
     def __init__(self, num_stages: int, embed_dims: int, hidden_dims: int,
@@ -214,9 +181,7 @@ class LandmarkUncertainty(nn.Module):
                  occlusion_weight: float = 0.,
                  occlusion_query_gradient: float = 0.) -> None:
         super().__init__()
-        if distribution not in DISTRIBUTIONS:
-            raise ValueError(f'uncertainty.distribution must be one of '
-                             f'{DISTRIBUTIONS}, got {distribution!r}')
+        check_distribution(distribution, 'uncertainty.distribution')
         if not confidence_radius > 0:
             raise ValueError('uncertainty.confidence_radius must be '
                              f'positive, got {confidence_radius}')
@@ -226,17 +191,17 @@ class LandmarkUncertainty(nn.Module):
             if not 0 <= share <= 1:
                 raise ValueError(f'uncertainty.{name} must be in [0, 1], '
                                  f'got {share}')
+        if occlusion_weight < 0:
+            raise ValueError('uncertainty.occlusion_weight must be >= 0, '
+                             f'got {occlusion_weight}')
         self.distribution = distribution
         self.query_gradient = query_gradient
         self.loss_weight = loss_weight
         self.confidence_radius = confidence_radius
         self.norm_indices = tuple(norm_indices) if norm_indices else None
         self.scale_predictors = nn.ModuleList(
-            PointFFN(embed_dims, hidden_dims, math.log(0.02))
+            PointFFN(embed_dims, hidden_dims, math.log(0.02))  # 2 % of crop
             for _ in range(num_stages))
-        if occlusion_weight < 0:
-            raise ValueError('uncertainty.occlusion_weight must be >= 0, '
-                             f'got {occlusion_weight}')
         self.occlusion_weight = occlusion_weight
         self.occlusion_query_gradient = occlusion_query_gradient
         # starts at 10 % occluded
@@ -245,9 +210,8 @@ class LandmarkUncertainty(nn.Module):
             if occlusion_weight > 0 else None
 
     def log_scales(self, stage_queries: list[Tensor]) -> list[Tensor]:
-        """``log b`` ``(B, N)`` of every stage; the queries pass the share
-        ``query_gradient`` of the gradient (0: the branch does not train
-        the stages)."""
+        """``log b`` ``(B, N)`` of every stage, from queries that pass the
+        share ``query_gradient`` of the gradient."""
         return [predictor(scale_gradient(queries, self.query_gradient))
                 for predictor, queries in zip(self.scale_predictors,
                                               stage_queries)]
@@ -280,21 +244,18 @@ class LandmarkUncertainty(nn.Module):
                     reduction='sum') / known.sum().clamp(min=1))
         return losses
 
-    def normalising_distance(self, landmarks: Tensor) -> Tensor:
-        """``d`` ``(B, 1)`` in normalised coordinates."""
-        if self.norm_indices is None:
-            return landmarks.new_full((landmarks.shape[0], 1), 0.8)
-        first, second = self.norm_indices
-        return (landmarks[:, first] - landmarks[:, second]).norm(
-            dim=-1, keepdim=True)
-
     def confidence(self, landmarks: Tensor, scales: Tensor,
                    visibility: Tensor | None = None) -> Tensor:
         """Scores ``(B, N)``: ``P(error <= confidence_radius * d)``, times
         the probability ``visibility`` of not being occluded if given."""
-        radius = self.confidence_radius * self.normalising_distance(
-            landmarks)
-        within = probability_within(radius, scales, self.distribution)
+        if self.norm_indices is None:
+            distance = landmarks.new_full((landmarks.shape[0], 1), 0.8)
+        else:
+            first, second = self.norm_indices
+            distance = (landmarks[:, first] - landmarks[:, second]).norm(
+                dim=-1, keepdim=True)
+        within = probability_within(self.confidence_radius * distance,
+                                    scales, self.distribution)
         return within if visibility is None else within * visibility
 
     def last_stage_scales(self, stage_queries: list[Tensor],
@@ -310,7 +271,7 @@ class LandmarkUncertainty(nn.Module):
                               flipped_queries: list[Tensor] | None = None,
                               flip_indices: list[int] | None = None
                               ) -> Tensor | None:
-        """``P(not occluded)`` ``(B, N)`` of ``L^K``'s points (flip test: as
+        """``P(not occluded)`` ``(B, N)`` of ``L^K``'s points (flip test as
         :meth:`last_stage_scales`); None without the occlusion
         predictor."""
         if self.occlusion_predictor is None:
@@ -320,22 +281,27 @@ class LandmarkUncertainty(nn.Module):
                                 stage_queries, flipped_queries, flip_indices)
 
     @staticmethod
-    def _last_stage(predictor: PointFFN, to_output, stage_queries: list,
-                    flipped_queries: list | None, flip_indices: list | None
-                    ) -> Tensor:
+    def _last_stage(predictor: PointFFN, to_output: Callable,
+                    stage_queries: list, flipped_queries: list | None,
+                    flip_indices: list | None) -> Tensor:
         output = to_output(predictor(stage_queries[-1]))
         if flipped_queries is not None:
             flipped = to_output(predictor(flipped_queries[-1]))
             output = (output + flipped[:, flip_indices]) / 2
         return output
 
-    def annotate(self, preds: list, landmarks: Tensor, scales: Tensor,
-                 data_samples: list, visibility: Tensor | None = None
-                 ) -> None:
+    def annotate(self, preds: list, landmarks: Tensor, data_samples: list,
+                 stage_queries: list[Tensor],
+                 flipped_queries: list[Tensor] | None = None,
+                 flip_indices: list[int] | None = None) -> None:
         """Set each prediction's ``keypoint_scores`` (confidence),
         ``keypoint_scales`` (the scale in image pixels: normalised scale
         times the crop's side) and, with the occlusion predictor,
         ``keypoint_visibility`` (``P(not occluded)``)."""
+        scales = self.last_stage_scales(stage_queries, flipped_queries,
+                                        flip_indices)
+        visibility = self.last_stage_visibility(
+            stage_queries, flipped_queries, flip_indices)
         scores = self.confidence(
             landmarks.float(), scales.float(),
             None if visibility is None else visibility.float())

@@ -2,12 +2,12 @@
 from __future__ import annotations
 
 import torch.nn.functional as F
-from torch import Tensor, nn
+from torch import Tensor
 
-from ..utils import AttentionBlock, FeedForwardBlock
+from ..utils import AttentionBlock, TransformerLayer
 
 
-class CrossScaleAttention(nn.Module):
+class CrossScaleAttention(TransformerLayer):
     """Builds memory ``v_i`` from features ``z_i`` and memory ``v_{i+1}``.
 
     Following Sec. 3.2 (Fig. 3a)::
@@ -18,22 +18,12 @@ class CrossScaleAttention(nn.Module):
         z_hat  = LN(z_i + MHA(q, k, v_hat))      # Eq. 3
         v_i    = LN(z_hat + FFN(z_hat))          # Eq. 4, i < M
 
-    Args:
-        embed_dims (int): Channels of ``z_i`` and ``v_{i+1}``.
-        num_heads (int): Attention heads.
-        ffn_dims (int): Hidden channels of the FFN.
-        dropout (float): Dropout of the FFN and the residual branches.
-        attn_dropout (float, optional): Dropout on the attention weights;
-            ``dropout`` if None.
+    Args: see :class:`TransformerLayer` (``embed_dims``: the channels of
+    ``z_i`` and ``v_{i+1}``).
     """
 
-    def __init__(self, embed_dims: int, num_heads: int, ffn_dims: int,
-                 dropout: float = 0.1,
-                 attn_dropout: float | None = None) -> None:
-        super().__init__()
-        self.attention = AttentionBlock(embed_dims, num_heads, dropout,
-                                        attn_dropout)
-        self.feed_forward = FeedForwardBlock(embed_dims, ffn_dims, dropout)
+    attention_names = ('attention', )
+    attention: AttentionBlock
 
     @staticmethod
     def fuse_value(features: Tensor, upper_memory: Tensor) -> Tensor:

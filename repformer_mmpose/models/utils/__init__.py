@@ -12,6 +12,8 @@ __all__ = [
     'grid_axis_centers', 'pixel_centers', 'float32_forward', 'float32_region'
 ]
 from .transformer_blocks import (AttentionBlock, FeedForwardBlock,  # noqa
-                                 sdpa_attention)
+                                 TransformerLayer, sdpa_attention)
 
-__all__ += ['AttentionBlock', 'FeedForwardBlock', 'sdpa_attention']
+__all__ += [
+    'AttentionBlock', 'FeedForwardBlock', 'TransformerLayer', 'sdpa_attention'
+]

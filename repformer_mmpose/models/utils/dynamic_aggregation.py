@@ -3,6 +3,7 @@
 A soft, differentiable "crop": the query of landmark ``j`` is the average of
 all memory pixels, weighted by a softmax over their negative squared distance
 to the landmark's current coordinates, sharpened by the temperature ``tau``.
+Under autocast the weights are computed in float32 (see :mod:`.precision`).
 """
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ from typing import Union
 
 import torch
 from torch import Tensor
+
+from .precision import float32_region
 
 # One temperature, or one per axis ``(tau_x, tau_y)``: the latter is not in
 # the paper; it lets a non-square memory have the same width in cells on
@@ -53,21 +56,13 @@ def aggregation_weights(landmarks: Tensor, pixel_coords: Tensor,
 
 def aggregate_queries(memory: Tensor, landmarks: Tensor,
                       pixel_coords: Tensor, tau: Temperature) -> Tensor:
-    """Eq. 9: ``e_j = sum_k s_jk * v^k``.
-
-    Args:
-        memory (Tensor): ``(B, HW, C)`` flattened memory ``v_{M-i+1}``.
-        landmarks (Tensor): ``(B, N, 2)`` normalised coordinates.
-        pixel_coords (Tensor): ``(HW, 2)`` centres of the memory pixels.
-        tau (float | tuple[float, float]): Temperature (see
-            :func:`aggregation_weights`).
-
-    Returns:
-        Tensor: ``(B, N, C)`` landmark queries, differentiable w.r.t. both
-        the memory and the landmark coordinates.
-    """
-    weights = aggregation_weights(landmarks, pixel_coords, tau)
-    return weights @ memory
+    """Eq. 9, ``e_j = sum_k s_jk * v^k``, as written: the ``(B, N, C)``
+    queries of ``landmarks`` ``(B, N, 2)`` from the flattened memory
+    ``(B, HW, C)`` with pixel centres ``(HW, 2)``; differentiable w.r.t.
+    both the memory and the coordinates."""
+    with float32_region(landmarks):
+        weights = aggregation_weights(landmarks, pixel_coords, tau)
+    return weights.to(memory.dtype) @ memory
 
 
 def axis_aggregation_weights(landmarks: Tensor, xs: Tensor, ys: Tensor,
@@ -107,7 +102,8 @@ def grid_aggregation_weights(landmarks: Tensor, xs: Tensor, ys: Tensor,
     cannot change a float32 sum of values near 1, but with ``tau = 1000``
     most weights of a fine memory are that small, and x86 CPUs multiply
     such subnormal numbers up to 100x slower (measured: the Eq. 9 matmul
-    of a 32x32 memory, 128 ms with them, 10 ms without).
+    of a 32x32 memory, 128 ms with them, 10 ms without). Float64 keeps its
+    own smaller normals; float16 subnormals (>= 6e-8) are kept.
 
     Args:
         landmarks (Tensor): ``(B, N, 2)`` normalised (x, y).
@@ -122,29 +118,15 @@ def grid_aggregation_weights(landmarks: Tensor, xs: Tensor, ys: Tensor,
     weights = (weights_y.unsqueeze(-1) * weights_x.unsqueeze(-2)).flatten(-2)
     # torch.where, not F.threshold: ONNX's TorchScript exporter has
     # aten::threshold only as ReLU
-    tiny = _smallest_normal(weights.dtype)
+    tiny = min(torch.finfo(d).tiny for d in (weights.dtype, torch.float32))
     return torch.where(weights > tiny, weights, weights.new_zeros(()))
-
-
-def _smallest_normal(dtype: torch.dtype) -> float:
-    """float32's smallest normal, or the dtype's own if that is smaller
-    (float64); float16 subnormals (>= 6e-8) are kept."""
-    return min(torch.finfo(dtype).tiny, torch.finfo(torch.float32).tiny)
 
 
 def aggregate_queries_on_grid(memory: Tensor, landmarks: Tensor, xs: Tensor,
                               ys: Tensor, tau: Temperature) -> Tensor:
-    """Eq. 9-10 for all landmarks of a batch as one matmul (fast path).
-
-    Args:
-        memory (Tensor): ``(B, H * W, C)`` flattened memory, row-major.
-        landmarks (Tensor): ``(B, N, 2)`` normalised coordinates.
-        xs (Tensor): ``(W,)`` column centres of the memory pixels.
-        ys (Tensor): ``(H,)`` row centres.
-        tau (float | tuple[float, float]): Temperature.
-
-    Returns:
-        Tensor: ``(B, N, C)``, equal to :func:`aggregate_queries` with
-        ``pixel_centers(H, W)``.
-    """
-    return grid_aggregation_weights(landmarks, xs, ys, tau) @ memory
+    """Eq. 9-10 as :func:`aggregate_queries` with ``pixel_centers(H, W)``,
+    in one matmul from :func:`grid_aggregation_weights` (the fast path);
+    ``xs`` ``(W,)`` and ``ys`` ``(H,)`` are the column and row centres."""
+    with float32_region(landmarks):
+        weights = grid_aggregation_weights(landmarks, xs, ys, tau)
+    return weights.to(memory.dtype) @ memory

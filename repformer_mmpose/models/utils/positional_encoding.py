@@ -30,7 +30,9 @@ def pixel_centers(height: int, width: int, device: torch.device | None = None,
         Eq. 10.
     """
     with torch.inference_mode(False):
-        return _grid_centers(height, width, device, dtype)
+        xs, ys = grid_axis_centers(height, width, device, dtype)
+        grid_y, grid_x = torch.meshgrid(ys, xs, indexing='ij')
+        return torch.stack([grid_x, grid_y], dim=-1).reshape(-1, 2)
 
 
 @functools.lru_cache(maxsize=64)
@@ -52,14 +54,6 @@ def grid_axis_centers(height: int, width: int,
 def _axis_centers(size: int, device: torch.device | None,
                   dtype: torch.dtype) -> Tensor:
     return (torch.arange(size, device=device, dtype=dtype) + 0.5) / size
-
-
-def _grid_centers(height: int, width: int, device: torch.device | None,
-                  dtype: torch.dtype) -> Tensor:
-    ys = _axis_centers(height, device, dtype)
-    xs = _axis_centers(width, device, dtype)
-    grid_y, grid_x = torch.meshgrid(ys, xs, indexing='ij')
-    return torch.stack([grid_x, grid_y], dim=-1).reshape(-1, 2)
 
 
 class SinePositionalEncoding2D(nn.Module):

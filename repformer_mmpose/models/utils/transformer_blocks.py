@@ -123,3 +123,29 @@ class FeedForwardBlock(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         return self.norm(x + self.ffn(x))
+
+
+class TransformerLayer(nn.Module):
+    """:class:`AttentionBlock` s named by ``attention_names`` (built in
+    that order), then a :class:`FeedForwardBlock`: the layer of the
+    neck (Eq. 3-4) and of the head's stages (Eq. 6).
+
+    Args:
+        embed_dims (int): ``d_model``.
+        num_heads (int): Attention heads.
+        ffn_dims (int): Hidden channels of the FFN.
+        dropout (float): Dropout of the FFN and the residual branches.
+        attn_dropout (float, optional): Dropout on the attention weights;
+            ``dropout`` if None.
+    """
+
+    attention_names: tuple[str, ...] = ()
+
+    def __init__(self, embed_dims: int, num_heads: int, ffn_dims: int,
+                 dropout: float = 0.1,
+                 attn_dropout: float | None = None) -> None:
+        super().__init__()
+        for name in self.attention_names:
+            self.add_module(name, AttentionBlock(embed_dims, num_heads,
+                                                 dropout, attn_dropout))
+        self.feed_forward = FeedForwardBlock(embed_dims, ffn_dims, dropout)
