@@ -29,7 +29,6 @@ itself, which PIPNet crops AFLW faces with; ``visible_mask``: ``mask_new``.
 """
 from __future__ import annotations
 
-import argparse
 import math
 import os
 import os.path as osp
@@ -38,21 +37,10 @@ from typing import Any
 
 import numpy as np
 
-from .core import (
-    BadRecordPolicy,
-    ConversionError,
-    FaceRecord,
-    ImageSizeCache,
-    SplitOutput,
-    check_finite,
-    check_points_in_image,
-    expanded_landmark_bbox,
-    first_face_ids,
-    flat_keypoints,
-    converter_parser,
-    run_cli,
-    write_outputs,
-)
+from .core import (BadRecordPolicy, ConversionError, FaceRecord,
+                   ImageSizeCache, SplitOutput, check_finite,
+                   converter_parser, first_face_ids, labelled_face,
+                   mat_variable, run_cli, write_outputs)
 
 NUM_POINTS = 19
 NUM_TRAIN = 20000
@@ -67,9 +55,7 @@ EXPECTED_COUNTS = {
 def _field(mat: dict[str, Any], name: str, source: str,
            columns: int | None = None) -> np.ndarray:
     """A top-level variable of the .mat file, checked for its width."""
-    if name not in mat:
-        raise ConversionError(source, 'file', name, 'field missing')
-    array = np.asarray(mat[name])
+    array = mat_variable(mat, name, source)
     if columns is not None and (array.ndim != 2
                                 or array.shape[1] != columns):
         raise ConversionError(
@@ -90,16 +76,8 @@ def _name(entry: Any) -> str:
 
 
 def read_release(path: str) -> dict[str, np.ndarray]:
-    """Load and check the file-level structure of ``AFLWinfo_release.mat``.
-
-    Returns:
-        ``data``, ``mask_new``, ``bbox``, ``nameList`` (object array of
-        entries) and ``ra`` (0-based int indices).
-
-    Raises:
-        ConversionError: A field is missing or has the wrong shape, or
-            ``ra`` is not a permutation of 1..N.
-    """
+    """The variables of ``AFLWinfo_release.mat``, their shapes checked and
+    ``ra`` a permutation, turned 0-based."""
     from scipy.io import loadmat
 
     mat = loadmat(path)
@@ -148,22 +126,12 @@ def make_record(release: dict[str, np.ndarray], index: int, ann_id: int,
     if not name:
         raise ConversionError(source, loc, 'nameList', 'empty image name')
     file_name = f'{name_prefix.rstrip("/")}/{name}' if name_prefix else name
-    height, width = images.size(file_name, source=source, location=loc)
-
-    points = values.reshape(2, NUM_POINTS).T
-    check_points_in_image(points, height, width, source=source, location=loc)
     w, h = x_max - x_min, y_max - y_min
-    bbox, area = expanded_landmark_bbox(points)
-    return FaceRecord(
-        ann_id=ann_id,
-        file_name=file_name,
-        height=height,
-        width=width,
-        keypoints=flat_keypoints(points, 1),
-        bbox=bbox,
-        area=area,
-        center=[(x_min + x_max) / 2, (y_min + y_max) / 2],
-        scale=max(w, h) / 200,
+    return labelled_face(
+        values.reshape(2, NUM_POINTS).T, file_name, images, source=source,
+        location=loc, ann_id=ann_id,
+        center_scale=([(x_min + x_max) / 2, (y_min + y_max) / 2],
+                      max(w, h) / 200),
         extra={
             'box_size': math.sqrt(w * h),
             'crop_bbox': [x_min, y_min, w, h],
@@ -177,27 +145,15 @@ def convert_aflw(mat_path: str | os.PathLike,
                  skip_bad: bool = False,
                  num_train: int = NUM_TRAIN,
                  name_prefix: str = '') -> dict[str, int]:
-    """Convert AFLW with ``AFLWinfo_release.mat`` (19-point protocol).
+    """Convert AFLW with ``AFLWinfo_release.mat`` (19-point protocol);
+    return the face count per file.
 
-    Args:
-        mat_path: ``AFLWinfo_release.mat``.
-        image_root: Folder the ``file_name`` fields are relative to (MMPose's
-            ``data_prefix['img']``); images are read from
-            ``image_root/name_prefix/<nameList entry>``.
-        out_dir: Where the JSON files go.
-        skip_bad: Report and skip bad records instead of stopping.
-        num_train: Number of leading ``ra`` entries that are train faces.
-        name_prefix: Prepended to the ``nameList`` entries in
-            ``file_name`` (e.g. ``'flickr'`` when ``image_root`` holds
-            ``flickr/``).
-
-    Returns:
-        Face count per written file.
-
-    Raises:
-        ConversionError: A bad record (without ``skip_bad``); no JSON file
-            is written then.
-        FileNotFoundError: The .mat file is missing.
+    Images are read from ``image_root/name_prefix/<nameList entry>``;
+    ``file_name`` is ``name_prefix/<nameList entry>``, relative to
+    ``image_root`` (MMPose's ``data_prefix['img']``). The first
+    ``num_train`` faces of ``ra`` are the train faces. A bad record raises
+    a ConversionError before any file is written, unless ``skip_bad``
+    reports and skips it; a missing .mat file, FileNotFoundError.
     """
     mat_path = os.fspath(mat_path)
     if not osp.isfile(mat_path):
@@ -213,15 +169,10 @@ def convert_aflw(mat_path: str | os.PathLike,
     splits: dict[str, list[FaceRecord]] = {}
     for split, indices in (('train', ra[:num_train]),
                            ('test', ra[num_train:])):
-        records = []
+        splits[split] = []
         for pos, index in enumerate(indices.tolist()):
-            try:
-                records.append(
-                    make_record(release, index, pos, mat_path, images,
-                                name_prefix))
-            except ConversionError as err:
-                policy.handle(err)
-        splits[split] = records
+            policy.collect(splits[split], make_record, release, index, pos,
+                           mat_path, images, name_prefix)
     frontal = [r for r in splits['test'] if all(r.extra['visible_mask'])]
     outputs = [
         SplitOutput('face_landmarks_aflw_train.json', splits['train']),
@@ -229,13 +180,11 @@ def convert_aflw(mat_path: str | os.PathLike,
         SplitOutput('face_landmarks_aflw_test_frontal.json', frontal,
                     image_ids=first_face_ids(splits['test'])),
     ]
-    counts = write_outputs(outputs, out_dir, EXPECTED_COUNTS)
-    policy.report()
-    return counts
+    return write_outputs(outputs, out_dir, EXPECTED_COUNTS, policy=policy)
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """Command-line options of ``tools/dataset_converters/aflw2coco.py``."""
+def main(argv: Sequence[str] | None = None) -> int:
+    """``tools/dataset_converters/aflw2coco.py``; returns the exit status."""
     parser = converter_parser(
         'Convert AFLW (AFLWinfo_release.mat, 19 points) to MMPose JSON.',
         'data/aflw', f'folder holding {MAT_NAME} and flickr/')
@@ -255,12 +204,7 @@ def build_parser() -> argparse.ArgumentParser:
         type=int,
         default=NUM_TRAIN,
         help='leading ra entries taken for training (default: %(default)s)')
-    return parser
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point; returns the exit status (1 on a bad record)."""
-    args = build_parser().parse_args(argv)
+    args = parser.parse_args(argv)
     return run_cli(lambda: convert_aflw(
         args.mat or osp.join(args.root, MAT_NAME),
         args.image_root or osp.join(args.root, 'flickr'),

@@ -32,7 +32,6 @@ its place relative to the face) and not clamped.
 """
 from __future__ import annotations
 
-import argparse
 import os
 import os.path as osp
 import time
@@ -42,18 +41,10 @@ from typing import Any
 import cv2
 import numpy as np
 
-from .core import (
-    BadRecordPolicy,
-    ConversionError,
-    FaceRecord,
-    SplitOutput,
-    check_finite,
-    check_points_in_image,
-    converter_parser,
-    run_cli,
-    write_image_atomic,
-    write_outputs,
-)
+from .core import (BadRecordPolicy, ConversionError, FaceRecord,
+                   SplitOutput, check_finite, check_points_in_image,
+                   converter_parser, flat_keypoints, mat_variable, run_cli,
+                   write_image_atomic, write_outputs)
 
 NUM_POINTS = 29
 #: (mat file, image field, points field, box field, output file)
@@ -66,9 +57,7 @@ EXPECTED_COUNTS = {'cofw_train.json': 1345, 'cofw_test.json': 507}
 
 def _columns(mat: Any, name: str, rows: int, source: str) -> np.ndarray:
     """A numeric MATLAB N x rows matrix of a v7.3 file, as rows x N."""
-    if name not in mat:
-        raise ConversionError(source, 'file', name, 'field missing')
-    array = np.asarray(mat[name])
+    array = mat_variable(mat, name, source)
     if array.ndim != 2 or rows not in array.shape:
         raise ConversionError(
             source, 'file', name,
@@ -117,10 +106,7 @@ def read_split(path: str, image_field: str, pts_field: str, box_field: str,
     with h5py.File(path, 'r') as mat:
         phis = _columns(mat, pts_field, 3 * NUM_POINTS, path)
         boxes = _columns(mat, box_field, 4, path)
-        if image_field not in mat:
-            raise ConversionError(path, 'file', image_field,
-                                  'field missing')
-        refs = np.asarray(mat[image_field]).reshape(-1)
+        refs = mat_variable(mat, image_field, path).reshape(-1)
         num = phis.shape[1]
         if boxes.shape[1] != num or refs.size != num:
             raise ConversionError(
@@ -129,15 +115,10 @@ def read_split(path: str, image_field: str, pts_field: str, box_field: str,
                 'point sets: counts differ')
         records = []
         for idx in range(num):
-            loc = f'index {idx} (MATLAB {idx + 1})'
-            try:
-                records.append(
-                    _make_record(mat, refs[idx], phis[:, idx],
-                                 boxes[:, idx], path, loc, image_field,
-                                 pts_field, box_field, image_dir,
-                                 first_id + idx))
-            except ConversionError as err:
-                policy.handle(err)
+            policy.collect(records, _make_record, mat, refs[idx],
+                           phis[:, idx], boxes[:, idx], path,
+                           f'index {idx} (MATLAB {idx + 1})', image_field,
+                           pts_field, box_field, image_dir, first_id + idx)
     return records, num
 
 
@@ -158,15 +139,10 @@ def _make_record(mat: Any, ref: Any, phis: np.ndarray, box: np.ndarray,
 
     points = phis[:2 * NUM_POINTS].reshape(2, NUM_POINTS).T - 1
     points[points < 0] = 0
-    visibility = 2 - occluded
     check_points_in_image(points, image.shape[0], image.shape[1],
                           source=source, location=loc, field=pts_field)
     bbox = box.copy()
     bbox[bbox < 0] = 0
-    keypoints: list[float] = []
-    for (x, y), v in zip(points.tolist(), visibility.tolist()):
-        keypoints += [x, y, v]
-
     file_name = f'{ann_id:06d}.jpg'
     path = osp.join(image_dir, file_name)
     write_image_atomic(image, path)
@@ -179,7 +155,7 @@ def _make_record(mat: Any, ref: Any, phis: np.ndarray, box: np.ndarray,
         file_name=file_name,
         height=int(image.shape[0]),
         width=int(image.shape[1]),
-        keypoints=keypoints,
+        keypoints=flat_keypoints(points, (2 - occluded).tolist()),
         bbox=bbox.tolist(),
         area=float(bbox[2] * bbox[3]),
         extra={'crop_bbox': [x - 1, y - 1, w, h],
@@ -190,22 +166,14 @@ def convert_cofw(mat_dir: str | os.PathLike,
                  image_dir: str | os.PathLike,
                  out_dir: str | os.PathLike,
                  skip_bad: bool = False) -> dict[str, int]:
-    """Convert the official COFW colour release.
+    """Convert the official COFW colour release; return the face count per
+    file.
 
-    Args:
-        mat_dir: Folder of ``COFW_train_color.mat`` / ``COFW_test_color.mat``.
-        image_dir: Where the face images are written (MMPose's
-            ``data_prefix['img']``).
-        out_dir: Where the JSON files go.
-        skip_bad: Report and skip bad records instead of stopping.
-
-    Returns:
-        Face count per written file.
-
-    Raises:
-        ConversionError: A bad record (without ``skip_bad``); no JSON file
-            is written then.
-        FileNotFoundError: A .mat file is missing.
+    ``mat_dir`` holds ``COFW_{train,test}_color.mat``; the face images are
+    written to ``image_dir`` (MMPose's ``data_prefix['img']``). A bad
+    record raises a ConversionError before any JSON file is written, unless
+    ``skip_bad`` reports and skips it; a missing .mat file,
+    FileNotFoundError.
     """
     mat_dir, image_dir = os.fspath(mat_dir), os.fspath(image_dir)
     for mat_name, *_ in SPLITS:
@@ -227,24 +195,17 @@ def convert_cofw(mat_dir: str | os.PathLike,
             image_dir, next_id, policy)
         next_id += num
         outputs.append(SplitOutput(out_name, records, info))
-    counts = write_outputs(outputs, out_dir, EXPECTED_COUNTS)
-    policy.report()
-    return counts
+    return write_outputs(outputs, out_dir, EXPECTED_COUNTS, policy=policy)
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """Command-line options of ``tools/dataset_converters/cofw2coco.py``."""
+def main(argv: Sequence[str] | None = None) -> int:
+    """``tools/dataset_converters/cofw2coco.py``; returns the exit status."""
     parser = converter_parser(
         'Convert the COFW colour release (.mat) to MMPose JSON.', 'data/cofw',
         'folder holding COFW_{train,test}_color.mat')
     parser.add_argument(
         '--image-dir', help='where images are written (default: ROOT/images)')
-    return parser
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point; returns the exit status (1 on a bad record)."""
-    args = build_parser().parse_args(argv)
+    args = parser.parse_args(argv)
     return run_cli(lambda: convert_cofw(
         args.root,
         args.image_dir or osp.join(args.root, 'images'),

@@ -1,25 +1,8 @@
 """Shared core of the face-landmark converters (official release -> JSON).
 
-The four converters (:mod:`.wflw`, :mod:`.face300w`, :mod:`.cofw`,
-:mod:`.aflw`) turn the official annotation releases into the COCO-style JSON
-files that MMPose's ``WFLWDataset``, ``Face300WDataset``, ``COFWDataset`` and
-``AFLWDataset`` read unchanged. This module holds what they share:
-
-* :class:`ConversionError`, raised at the first bad record; its message
-  names the source file, the line or index, and the field;
-* :class:`BadRecordPolicy`, which either re-raises such an error or, with
-  ``--skip-bad``, reports it, skips the record and counts it;
-* value parsing and image checks (:func:`parse_float`, :func:`check_finite`,
-  :class:`ImageSizeCache`, which also refuses truncated JPEG / PNG files)
-  and the data sets' range rule (:func:`check_points_in_image`, with the
-  limits of :mod:`..keypoint_range`: values up to 1e6 in magnitude, points
-  within a margin of the image);
-* the box conventions of MMPose's released face files
-  (:func:`hrnet_center_scale`, :func:`expanded_landmark_bbox`) and of the
-  paper's crop protocol (:func:`scale_box_about_centre`);
-* :class:`FaceRecord`, :func:`build_coco` and :func:`write_json_atomic`,
-  which lay out and write the JSON (temporary file + ``os.replace``, so a
-  failure never leaves a partial file).
+Errors (:class:`ConversionError`, :class:`BadRecordPolicy`), value and image
+checks, the box conventions and the JSON layout of the converters
+(:mod:`.wflw`, :mod:`.face300w`, :mod:`.cofw`, :mod:`.aflw`, :mod:`.custom`).
 
 Conventions of MMPose's released files, worked out numerically from the
 files themselves (``tests/test_converters.py`` checks them against MMPose's
@@ -51,10 +34,11 @@ import os.path as osp
 import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable, TextIO
+from typing import Any, Callable
 
 import cv2
 import numpy as np
+from mmengine import fileio
 
 from ..image_integrity import truncation_problem
 from ..keypoint_range import (DEFAULT_KEYPOINT_MARGIN, MAX_ABS_COORDINATE,
@@ -83,14 +67,8 @@ BBOX_MARGIN = 0.1
 
 
 class ConversionError(ValueError):
-    """A bad record in an official annotation release.
-
-    Args:
-        source: The file the record comes from.
-        location: Where in it, e.g. ``'line 12'`` or ``'index 3'``.
-        field: The field at fault, e.g. ``'keypoints'`` or ``'image'``.
-        message: What is wrong with it.
-    """
+    """A bad record; its message names the source file, where in it
+    (``'line 12'``, ``'index 3'``), the field and what is wrong."""
 
     def __init__(self, source: str | os.PathLike, location: str, field: str,
                  message: str) -> None:
@@ -103,17 +81,11 @@ class ConversionError(ValueError):
 
 
 class BadRecordPolicy:
-    """What to do with a bad record: stop (default) or report and skip.
+    """What to do with a bad record: stop (default) or, with ``skip_bad``,
+    report it on stderr, skip and count it."""
 
-    Args:
-        skip_bad: Report and skip bad records instead of raising.
-        stream: Where skipped records are reported (default stderr).
-    """
-
-    def __init__(self, skip_bad: bool = False,
-                 stream: TextIO | None = None) -> None:
+    def __init__(self, skip_bad: bool = False) -> None:
         self.skip_bad = skip_bad
-        self.stream = stream
         self.skipped: list[ConversionError] = []
 
     def handle(self, error: ConversionError) -> None:
@@ -121,14 +93,29 @@ class BadRecordPolicy:
         if not self.skip_bad:
             raise error
         self.skipped.append(error)
-        print(f'skipping bad record: {error}',
-              file=self.stream or sys.stderr)
+        print(f'skipping bad record: {error}', file=sys.stderr)
 
-    def report(self, stream: TextIO | None = None) -> None:
+    def collect(self, records: list, make: Callable[..., Any],
+                *args: Any) -> None:
+        """Append ``make(*args)`` to ``records``, or handle its error."""
+        try:
+            records.append(make(*args))
+        except ConversionError as err:
+            self.handle(err)
+
+    def report(self) -> None:
         """Print how many bad records were skipped (when skipping)."""
         if self.skip_bad:
-            print(f'skipped {len(self.skipped)} bad record(s)',
-                  file=stream or sys.stdout)
+            print(f'skipped {len(self.skipped)} bad record(s)')
+
+
+def is_number(token: str) -> bool:
+    """Whether ``token`` reads as a number (an image path does not)."""
+    try:
+        float(token)
+    except ValueError:
+        return False
+    return True
 
 
 def parse_float(token: str, *, source: str | os.PathLike, location: str,
@@ -152,11 +139,8 @@ def parse_float(token: str, *, source: str | os.PathLike, location: str,
 
 def check_finite(values: np.ndarray, *, source: str | os.PathLike,
                  location: str, field: str) -> np.ndarray:
-    """Return ``values`` as float64, or raise if any is NaN/inf,
-    non-numeric or larger than :data:`MAX_ABS_VALUE` in magnitude.
-
-    Used for the numeric arrays of the MATLAB releases (COFW, AFLW).
-    """
+    """``values`` of a MATLAB release as float64, or a ConversionError if
+    any is NaN/inf, non-numeric or beyond :data:`MAX_ABS_VALUE`."""
     array = np.asarray(values)
     if not (np.issubdtype(array.dtype, np.number)
             or array.dtype == np.bool_):
@@ -178,12 +162,16 @@ def check_finite(values: np.ndarray, *, source: str | os.PathLike,
     return array
 
 
-class ImageSizeCache:
-    """Checks that images exist and decode, remembering their sizes.
+def mat_variable(mat: Any, name: str, source: str) -> np.ndarray:
+    """A top-level variable of a MATLAB file (scipy or h5py) as an array."""
+    if name not in mat:
+        raise ConversionError(source, 'file', name, 'field missing')
+    return np.asarray(mat[name])
 
-    Args:
-        image_root: Folder the relative image paths are resolved against.
-    """
+
+class ImageSizeCache:
+    """Checks that the images below ``image_root`` exist and decode,
+    remembering their sizes."""
 
     def __init__(self, image_root: str | os.PathLike) -> None:
         self.image_root = os.fspath(image_root)
@@ -191,21 +179,16 @@ class ImageSizeCache:
 
     def size(self, rel_path: str, *, source: str | os.PathLike,
              location: str, field: str = 'image') -> tuple[int, int]:
-        """``(height, width)`` of an image, decoded with OpenCV.
-
-        Raises:
-            ConversionError: The image is missing, truncated (a JPEG / PNG
-                without its end marker, see :mod:`..image_integrity`) or
-                cannot be decoded.
-        """
+        """``(height, width)`` of an image, decoded with OpenCV; a
+        ConversionError if it is missing, truncated (a JPEG / PNG without
+        its end marker, see :mod:`..image_integrity`) or undecodable."""
         if rel_path in self._sizes:
             return self._sizes[rel_path]
         path = osp.join(self.image_root, rel_path)
         if not osp.isfile(path):
             raise ConversionError(source, location, field,
                                   f'image file not found: {path}')
-        with open(path, 'rb') as f:
-            data = f.read()
+        data = fileio.get(path)
         problem = truncation_problem(data)
         if problem is not None:
             raise ConversionError(source, location, field,
@@ -226,24 +209,17 @@ def check_points_in_image(points: np.ndarray, height: float, width: float,
                           names: Sequence[str] | None = None,
                           margin: float = DEFAULT_KEYPOINT_MARGIN,
                           option: str = '') -> None:
-    """Labelled points must lie within ``margin`` x the image size of the
-    image: the data sets' rule (:mod:`..keypoint_range`), so that what a
-    converter writes, a data set accepts.
+    """Raise a ConversionError for the first labelled point beyond
+    ``margin`` x the image size: the data sets' rule
+    (:mod:`..keypoint_range`), so that what a converter writes, a data set
+    accepts.
 
     Args:
         points: ``(K, 2)`` x, y.
-        height, width: The image size.
         visible: ``(K,)`` True for labelled points (default: all).
-        field: The field an error names.
-        names: Point names: the error then names the point's name as the
-            field instead.
-        margin: Allowed distance beyond the image, as a fraction of its
-            size.
+        field: The field the error names; with ``names``, the point's name.
         option: The command-line option that sets ``margin``, named in the
             message.
-
-    Raises:
-        ConversionError: A point beyond the margin.
     """
     found = point_outside(points, image_box(width, height), margin,
                           f'the {width:g} x {height:g} image', visible)
@@ -265,11 +241,8 @@ def landmark_box(points: np.ndarray) -> tuple[float, float, float, float]:
 
 
 def hrnet_center_scale(points: np.ndarray) -> tuple[list[float], float]:
-    """``center`` and ``scale`` of MMPose's WFLW / 300W files.
-
-    The landmark box rounded outwards to whole pixels; ``scale`` is its
-    longer side over 200 (see the module docstring).
-    """
+    """``center`` and ``scale`` of MMPose's WFLW / 300W files (see the
+    module docstring)."""
     x0, y0, x1, y1 = landmark_box(points)
     ix0, iy0 = math.floor(x0), math.floor(y0)
     ix1, iy1 = math.ceil(x1), math.ceil(y1)
@@ -281,12 +254,8 @@ def hrnet_center_scale(points: np.ndarray) -> tuple[list[float], float]:
 def expanded_landmark_bbox(
         points: np.ndarray,
         margin: float = BBOX_MARGIN) -> tuple[list[float], float]:
-    """MMPose's ``bbox`` (xywh) and ``area``: the landmark box x 1.2.
-
-    Args:
-        points: ``(K, 2)`` landmarks.
-        margin: Growth on each side as a fraction of width/height.
-    """
+    """MMPose's ``bbox`` (xywh) and ``area``: the landmark box grown by
+    ``margin`` x its width/height on each side."""
     x0, y0, x1, y1 = landmark_box(points)
     w, h = x1 - x0, y1 - y0
     left, top = x0 - margin * w, y0 - margin * h
@@ -297,10 +266,10 @@ def expanded_landmark_bbox(
 
 def scale_box_about_centre(x0: float, y0: float, x1: float, y1: float,
                            factor: float) -> list[float]:
-    """Box ``(x0, y0, x1, y1)`` scaled by ``factor`` about its centre, xywh.
-
-    Used for the ``crop_bbox`` of the paper's (PIPNet's) crop protocol.
-    """
+    """Box ``(x0, y0, x1, y1)`` scaled by ``factor`` about its centre, as
+    xywh: the ``crop_bbox`` of the paper's (PIPNet's) crop protocol."""
+    # not mmpose.structures.bbox: its centre +- half size round-trip
+    # changes the last bits of w and h
     cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
     w, h = (x1 - x0) * factor, (y1 - y0) * factor
     return [cx - w / 2, cy - h / 2, w, h]
@@ -322,27 +291,19 @@ def flat_keypoints(points: np.ndarray,
 class FaceRecord:
     """One face, ready to be laid out as a COCO image + annotation.
 
-    Attributes:
-        ann_id: The annotation ``id`` (fixed by the face's place in the
-            official release, so skipping bad records renumbers nothing).
-        file_name: Image path relative to MMPose's ``data_prefix['img']``.
-        height: Image height in pixels.
-        width: Image width in pixels.
-        keypoints: Flat ``[x0, y0, v0, x1, y1, v1, ...]``.
-        bbox: ``[x, y, w, h]``.
-        area: Area of ``bbox``.
-        center: ``[cx, cy]`` for the datasets that crop with it, or None.
-        scale: Box side / 200 for those datasets, or None.
-        extra: Further fields appended to the annotation (``box_size``,
-            ``crop_bbox``, ...), in order.
+    ``ann_id`` is fixed by the face's place in the official release, so
+    skipping bad records renumbers nothing; ``file_name`` is relative to
+    MMPose's ``data_prefix['img']``; ``center``/``scale`` are None for the
+    data sets that crop with ``bbox``; ``extra`` holds further annotation
+    fields (``box_size``, ``crop_bbox``, ...), in order.
     """
 
     ann_id: int
     file_name: str
     height: int
     width: int
-    keypoints: list[float]
-    bbox: list[float]
+    keypoints: list[float]  # [x0, y0, v0, x1, y1, v1, ...]
+    bbox: list[float]  # [x, y, w, h]
     area: float
     center: list[float] | None = None
     scale: float | None = None
@@ -373,6 +334,24 @@ class FaceRecord:
         return ann
 
 
+def labelled_face(points: np.ndarray, file_name: str, images: ImageSizeCache,
+                  *, source: str, location: str, ann_id: int,
+                  extra: dict[str, Any],
+                  center_scale: tuple[list[float], float] | None = None
+                  ) -> FaceRecord:
+    """A WFLW / 300W / AFLW face: its image checked, all ``(K, 2)`` points
+    labelled and within the image, MMPose's ``bbox``, HRNet's
+    ``center``/``scale`` unless given."""
+    height, width = images.size(file_name, source=source, location=location)
+    check_points_in_image(points, height, width, source=source,
+                          location=location)
+    center, scale = center_scale or hrnet_center_scale(points)
+    bbox, area = expanded_landmark_bbox(points)
+    return FaceRecord(ann_id, file_name, height, width,
+                      flat_keypoints(points, 1), bbox, area, center, scale,
+                      extra)
+
+
 def first_face_ids(records: Iterable[FaceRecord]) -> dict[str, int]:
     """Image ``id`` per file name: the ``id`` of the image's first face."""
     image_ids: dict[str, int] = {}
@@ -384,16 +363,14 @@ def first_face_ids(records: Iterable[FaceRecord]) -> dict[str, int]:
 def build_coco(records: Sequence[FaceRecord],
                info: dict[str, Any] | None = None,
                image_ids: dict[str, int] | None = None) -> dict[str, Any]:
-    """Lay records out as MMPose's COCO-style face-landmark JSON.
-
-    Each image is listed once, in order of first appearance.
+    """Lay records out as MMPose's COCO-style face-landmark JSON, each
+    image once, in order of first appearance.
 
     Args:
-        records: The faces.
         info: Optional ``info`` entry (COFW's files have one).
-        image_ids: Image ``id`` per file name; by default the ``id`` of the
-            image's first face here. A subset file passes its parent
-            file's ids so that an image has one id in both.
+        image_ids: Image ``id`` per file name (default: the ``id`` of the
+            image's first face here); a subset file passes its parent
+            file's, so that an image has one id in both.
 
     Raises:
         ValueError: Two records share an annotation id.
@@ -428,10 +405,8 @@ def build_coco(records: Sequence[FaceRecord],
 
 
 def write_json_atomic(obj: Any, path: str | os.PathLike) -> None:
-    """Write JSON via a temporary file in the same folder + ``os.replace``.
-
-    Either the complete file appears at ``path`` or nothing changes there.
-    """
+    """Write JSON via a temporary file in the same folder + ``os.replace``:
+    either the complete file appears at ``path`` or nothing changes."""
     with atomic_open(path, 'w', encoding='utf-8') as f:
         # allow_nan=False: never write NaN/Infinity, which standard
         # JSON readers refuse (the value checks should stop them first)
@@ -439,11 +414,8 @@ def write_json_atomic(obj: Any, path: str | os.PathLike) -> None:
 
 
 def write_image_atomic(image: np.ndarray, path: str | os.PathLike) -> None:
-    """``cv2.imwrite`` via a temporary file + ``os.replace``.
-
-    Raises:
-        OSError: OpenCV could not encode or write the image.
-    """
+    """``cv2.imwrite`` via a temporary file + ``os.replace``; OSError if
+    OpenCV cannot encode or write the image."""
     with atomic_path(path, keep_extension=True) as tmp:
         if not cv2.imwrite(tmp, image):
             raise OSError(f'cv2.imwrite failed for {os.fspath(path)}')
@@ -460,30 +432,18 @@ class SplitOutput:
     info: dict[str, Any] | None = None
     image_ids: dict[str, int] | None = None
 
-    @property
-    def num_images(self) -> int:
-        """Number of distinct images."""
-        return len({r.file_name for r in self.records})
-
 
 def write_outputs(outputs: Sequence[SplitOutput], out_dir: str | os.PathLike,
                   expected: dict[str, int] | None = None,
-                  log: Callable[[str], None] = print) -> dict[str, int]:
-    """Write each output atomically and print its counts.
+                  log: Callable[[str], None] = print,
+                  policy: BadRecordPolicy | None = None) -> dict[str, int]:
+    """Write each output atomically, log its counts and then ``policy``'s
+    report; return the face count per file name.
 
     All records are built before this is called, so a bad record stops a
-    conversion before any JSON file is written.
-
-    Args:
-        outputs: The files to write.
-        out_dir: Folder to write them to.
-        expected: Face counts of the full official release, per file name;
-            a different count is pointed out (it is not an error: a partial
-            release is converted as it is).
-        log: Where counts are printed.
-
-    Returns:
-        Face count per written file name.
+    conversion before any JSON file is written. ``expected`` holds the face
+    counts of the full official release: a different count is pointed out,
+    not refused (a partial release is converted as it is).
     """
     counts: dict[str, int] = {}
     for out in outputs:
@@ -491,11 +451,13 @@ def write_outputs(outputs: Sequence[SplitOutput], out_dir: str | os.PathLike,
                           osp.join(out_dir, out.file_name))
         counts[out.file_name] = len(out.records)
         line = (f'{out.file_name}: {len(out.records)} faces, '
-                f'{out.num_images} images')
+                f'{len({r.file_name for r in out.records})} images')
         want = (expected or {}).get(out.file_name)
         if want is not None and want != len(out.records):
             line += f' (the full official release has {want})'
         log(line)
+    if policy is not None:
+        policy.report()
     return counts
 
 
@@ -519,11 +481,8 @@ def converter_parser(description: str, default_root: str, root_help: str,
 
 
 def run_cli(convert: Callable[[], Any]) -> int:
-    """Run a conversion for a command-line tool; return its exit status.
-
-    A bad record (or a missing input file) is printed to stderr as
-    ``error: ...`` and gives status 1.
-    """
+    """Run a conversion for a command-line tool; return its exit status: 1,
+    with ``error: ...`` on stderr, for a bad record or missing input."""
     try:
         convert()
     except (ConversionError, FileNotFoundError) as err:

@@ -43,26 +43,20 @@ top-down pipeline pads it x1.25, as it pads 300W's boxes);
 points. ``id`` is the 0-based index of the face in its annotation file.
 
 Bad input stops the conversion with a :class:`~.core.ConversionError`
-naming the file, the line (CSV) or index (JSON) and the field: a CSV that
-is not comma-separated (the delimiter found is named), a row with the
-wrong number of columns, a half-given point, a non-numeric or non-finite
-value, a point further outside its image than ``--max-keypoint-margin``
-times the image size (the data sets' rule, default 1.0), a missing or
-truncated image, a face with fewer than two distinct visible points
-(MMPose would silently drop its empty box), a face without one of its
-normalisation points, flip pairs or skeleton links naming unknown points,
-point counts that disagree, an annotation file without faces (its output
-would be empty; ``--allow-empty`` writes it). ``--skip-bad`` reports and
-skips bad faces instead.
+naming the file, the line (CSV) or index (JSON) and the field; ``--skip-bad``
+reports and skips bad faces instead. Among the checks: a point further
+outside its image than ``--max-keypoint-margin`` times the image size (the
+data sets' rule), a face with fewer than two distinct visible points
+(MMPose would silently drop its empty box), an annotation file without
+faces (its empty output would replace a good one; ``--allow-empty`` writes
+it).
 
-Modules: :mod:`.custom_scheme` (the point scheme and its metainfo file),
-:mod:`.custom_table` (reading CSV / JSON rows), :mod:`.custom_records`
-(checked faces -> records, the train/test split); this module runs the
-conversion and writes the files.
+:mod:`.custom_scheme` reads the point scheme and writes its metainfo file,
+:mod:`.custom_table` reads the CSV / JSON rows, :mod:`.custom_records` turns
+faces into records; this module runs the conversion.
 """
 from __future__ import annotations
 
-import argparse
 import os
 import os.path as osp
 from collections.abc import Sequence
@@ -71,38 +65,13 @@ from typing import Callable
 from ...utils.atomic_write import (OutputIsInputError,
                                    refuse_input_as_output, write_text_atomic)
 from ..keypoint_range import DEFAULT_KEYPOINT_MARGIN, check_margin
-from .core import (
-    BadRecordPolicy,
-    ConversionError,
-    ImageSizeCache,
-    SplitOutput,
-    converter_parser,
-    run_cli,
-    write_outputs,
-)
-from .custom_records import CustomFaceRecord, make_record, split_by_image
-from .custom_scheme import (
-    COMMAND_LINE,
-    LAYOUT_KEYS,
-    RESERVED_NAMES,
-    NamePair,
-    PointScheme,
-    SchemeSpec,
-    build_scheme,
-    metainfo_source,
-    parse_cli_pairs,
-    read_layout_yaml,
-)
-from .custom_table import (
-    AnnotationTable,
-    Face,
-    RawRow,
-    parse_face,
-    read_csv_table,
-    read_json_table,
-    read_table,
-    resolve_names,
-)
+from .core import (BadRecordPolicy, ConversionError, ImageSizeCache,
+                   SplitOutput, converter_parser, run_cli, write_outputs)
+from .custom_records import make_record, split_by_image
+from .custom_scheme import (COMMAND_LINE, NamePair, PointScheme, SchemeSpec,
+                            build_scheme, metainfo_source, parse_cli_pairs,
+                            read_layout_yaml)
+from .custom_table import AnnotationTable, read_table, resolve_names
 
 METAINFO_FILE = 'metainfo.py'
 
@@ -132,36 +101,30 @@ def convert_custom(root: str | os.PathLike,
                    allow_empty: bool = False,
                    max_keypoint_margin: float | None = DEFAULT_KEYPOINT_MARGIN,
                    log: Callable[[str], None] = print) -> PointScheme:
-    """Convert annotation files and write the scheme's metainfo file.
+    """Convert annotation files and write the scheme's metainfo file;
+    return the validated point scheme.
 
     Args:
         root: The data set folder (``data_root`` of the config).
         ann_files: CSV / JSON files (as given, else relative to ``root``).
         out_dir: Output folder (default ``root/annotations``).
-        image_dir: Image folder the ``image`` paths are relative to,
+        image_dir: Folder the ``image`` paths are relative to, itself
             relative to ``root`` (default ``'images'``).
         layout: Scheme YAML file.
         names, flip_pairs, skeleton, norm_points, dataset_name: Command-line
             overrides of the YAML keys (pairs as ``'a:b'`` tokens).
         num_points: Expected point count, checked against everything.
         test_fraction: With one annotation file, the share of its images
-            written to ``test.json`` (the rest to ``train.json``).
-        seed: Seed of that split.
-        skip_bad: Report and skip bad faces instead of stopping.
-        allow_empty: Write an output without faces (by default an
-            annotation file without faces is an error, so that a
-            header-only file never replaces a good output).
+            written to ``test.json`` (the rest to ``train.json``), split
+            with ``seed``.
+        allow_empty: Write an output without faces (by default an error,
+            so that a header-only file never replaces a good output).
         max_keypoint_margin: How far a given point may lie outside its
-            image, as a fraction of the image size (the data sets' rule and
-            default, see :mod:`..keypoint_range`); None: no such check.
-        log: Where the summary is printed.
+            image, as a fraction of its size; None: no such check.
 
-    Returns:
-        The validated point scheme.
-
-    Raises:
-        ConversionError: Bad input (nothing is written then).
-        FileNotFoundError: An annotation or layout file is missing.
+    Bad input raises a ConversionError and writes nothing (``skip_bad``
+    reports and skips bad faces); a missing annotation or layout file
+    raises FileNotFoundError.
     """
     root = os.fspath(root)
     out_dir = os.fspath(out_dir or osp.join(root, 'annotations'))
@@ -219,13 +182,8 @@ def convert_custom(root: str | os.PathLike,
     for stem, table in zip(stems, tables):
         records = []
         for ann_id, row in enumerate(table.rows):
-            try:
-                face = parse_face(table, row, scheme.names)
-                records.append(
-                    make_record(face, ann_id, table.path, images, scheme,
-                                margin))
-            except ConversionError as err:
-                policy.handle(err)
+            policy.collect(records, make_record, table, row, ann_id, images,
+                           scheme, margin)
         if not records and not allow_empty:
             raise _empty_error(table, stem, out_dir)
         if test_fraction is None:
@@ -288,14 +246,14 @@ def _summary(scheme: PointScheme, outputs: Sequence[SplitOutput], root: str,
             f"norm_mode='keypoint_distance', keypoint_indices=[{a}, {b}])")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """Command-line options of ``tools/dataset_converters/custom2coco.py``."""
+def main(argv: Sequence[str] | None = None) -> int:
+    """``tools/dataset_converters/custom2coco.py``; returns the exit status."""
     parser = converter_parser(
         'Convert a custom face-landmark annotation (CSV or JSON, any '
         'number of points) to MMPose JSON plus a metainfo file.',
         'data/custom', 'the data set folder (the config\'s data_root)')
     parser.add_argument(
-        '--ann', nargs='+', required=True, metavar='FILE',
+        '--ann', nargs='+', required=True, metavar='FILE', dest='ann_files',
         help='annotation file(s), .csv or .json; each gives <stem>.json')
     parser.add_argument(
         '--image-dir', help='folder the image paths are relative to, '
@@ -332,29 +290,7 @@ def build_parser() -> argparse.ArgumentParser:
         help='how far a point may lie outside its image, as a fraction of '
         'the image size; the data sets\' max_keypoint_margin '
         '(default: %(default)s)')
-    return parser
+    args = parser.parse_args(argv)
+    # every option is named as the argument of convert_custom it sets
+    return run_cli(lambda: convert_custom(**vars(args)))
 
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point; returns the exit status (1 on bad input)."""
-    args = build_parser().parse_args(argv)
-    return run_cli(lambda: convert_custom(
-        args.root, args.ann, out_dir=args.out_dir,
-        image_dir=args.image_dir, layout=args.layout, names=args.names,
-        flip_pairs=args.flip_pairs, skeleton=args.skeleton,
-        norm_points=args.norm_points, dataset_name=args.dataset_name,
-        num_points=args.num_points, test_fraction=args.test_fraction,
-        seed=args.seed, skip_bad=args.skip_bad,
-        allow_empty=args.allow_empty,
-        max_keypoint_margin=args.max_keypoint_margin))
-
-
-__all__ = [
-    'COMMAND_LINE', 'LAYOUT_KEYS', 'METAINFO_FILE', 'RESERVED_NAMES',
-    'AnnotationTable', 'CustomFaceRecord', 'Face', 'NamePair',
-    'PointScheme', 'RawRow', 'SchemeSpec', 'build_parser', 'build_scheme',
-    'convert_custom', 'main', 'make_record', 'metainfo_source',
-    'parse_cli_pairs', 'parse_face', 'read_csv_table', 'read_json_table',
-    'read_layout_yaml', 'read_table', 'resolve_names', 'split_by_image',
-    'write_text_atomic'
-]

@@ -1,7 +1,5 @@
-"""Records of a custom landmark set: one checked face -> a COCO record.
-
-See :mod:`.custom` for the record fields. Used by :mod:`.custom`.
-"""
+"""Records of a custom landmark set (see :mod:`.custom`): one row -> a
+checked COCO record, and the train/test split."""
 from __future__ import annotations
 
 import numpy as np
@@ -11,7 +9,7 @@ from .core import (ConversionError, FaceRecord, ImageSizeCache,
                    check_points_in_image, flat_keypoints, hrnet_center_scale,
                    landmark_box)
 from .custom_scheme import COMMAND_LINE, PointScheme
-from .custom_table import Face
+from .custom_table import AnnotationTable, RawRow, parse_face
 
 
 class CustomFaceRecord(FaceRecord):
@@ -22,22 +20,15 @@ class CustomFaceRecord(FaceRecord):
         return sum(1 for v in self.keypoints[2::3] if v > 0)
 
 
-def make_record(face: Face, ann_id: int, source: str,
+def make_record(table: AnnotationTable, row: RawRow, ann_id: int,
                 images: ImageSizeCache, scheme: PointScheme,
                 margin: float | None = DEFAULT_KEYPOINT_MARGIN
                 ) -> CustomFaceRecord:
-    """One checked face as a record (see :mod:`.custom`).
-
-    Args:
-        margin: How far a given point may lie outside the image, as a
-            fraction of its size (the data sets' rule, see
-            :mod:`...keypoint_range`), or None for no such check.
-
-    Raises:
-        ConversionError: The image is missing, truncated or unreadable, the
-            visible points span no box, a point lies beyond the margin, a
-            normalisation point is missing.
-    """
+    """One row of ``table`` as a checked record; ``margin``: how far a
+    given point may lie outside the image, as a fraction of its size (the
+    data sets' rule), or None for no such check."""
+    face = parse_face(table, row, scheme.names)
+    source = table.path
     visible = face.visible
     shown = face.points[visible]
     if len(shown) < 2 or np.ptp(shown[:, 0]) <= 0 or np.ptp(
@@ -81,12 +72,7 @@ def make_record(face: Face, ann_id: int, source: str,
 def split_by_image(records: list[CustomFaceRecord], test_fraction: float,
                    seed: int, source: str
                    ) -> tuple[list[CustomFaceRecord], list[CustomFaceRecord]]:
-    """A seeded random train/test split; an image's faces stay together.
-
-    Raises:
-        ConversionError: The fraction is not in (0, 1) or leaves a split
-            without images.
-    """
+    """A seeded random train/test split; an image's faces stay together."""
     images = list(dict.fromkeys(r.file_name for r in records))
     num_test = int(round(test_fraction * len(images)))
     if not 0 < test_fraction < 1 or not 0 < num_test < len(images):

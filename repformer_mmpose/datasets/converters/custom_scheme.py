@@ -1,17 +1,10 @@
-"""The point scheme of a custom landmark set: names, flip pairs, skeleton.
+"""The point scheme of a custom landmark set (see :mod:`.custom`): names,
+flip pairs, skeleton, normalisation points.
 
-The scheme comes from a small YAML file (:func:`read_layout_yaml`)::
-
-    dataset_name: my_faces            # optional, default 'custom'
-    points: [chin, eye_l_outer, ...]  # optional: header names or kpt-<i>
-    flip_pairs: [[eye_l_outer, eye_r_outer], ...]
-    skeleton: [[eye_l_outer, eye_l_inner], ...]        # optional
-    norm_points: [eye_l_outer, eye_r_outer]            # optional
-
-or from the command line (:func:`parse_cli_pairs`), which overrides the
-file key by key. :func:`build_scheme` validates it against the final point
-names and :func:`metainfo_source` writes the ``dataset_info`` file MMPose
-reads with ``metainfo=dict(from_file=...)``. Used by :mod:`.custom`.
+:func:`read_layout_yaml` reads the YAML file, :func:`parse_cli_pairs` the
+command-line pairs that override it, :func:`build_scheme` validates both
+against the final point names and :func:`metainfo_source` writes the
+``dataset_info`` file MMPose reads with ``metainfo=dict(from_file=...)``.
 """
 from __future__ import annotations
 
@@ -56,22 +49,13 @@ class SchemeSpec:
 
 @dataclass
 class PointScheme:
-    """A validated point scheme.
-
-    Attributes:
-        dataset_name: ``dataset_name`` of the metainfo.
-        names: Point names, in annotation column order.
-        flip_pairs: Index pairs of left/right counterparts.
-        skeleton: Index pairs of drawn links.
-        norm_points: The two points whose distance normalises the NME,
-            or None.
-    """
+    """A validated point scheme; pairs are point indices."""
 
     dataset_name: str
-    names: list[str]
-    flip_pairs: list[tuple[int, int]]
-    skeleton: list[tuple[int, int]]
-    norm_points: tuple[int, int] | None
+    names: list[str]  # in annotation column order
+    flip_pairs: list[tuple[int, int]]  # left/right counterparts
+    skeleton: list[tuple[int, int]]  # drawn links
+    norm_points: tuple[int, int] | None  # their distance normalises the NME
 
     @property
     def num_points(self) -> int:
@@ -117,12 +101,7 @@ def _yaml_pairs(value: Any, source: str, key: str) -> list[NamePair]:
 
 
 def read_layout_yaml(path: str) -> SchemeSpec:
-    """Read a scheme YAML file (keys: see the module docstring).
-
-    Raises:
-        ConversionError: Unparsable YAML, an unknown key or a value of the
-            wrong form.
-    """
+    """Read a scheme YAML file (keys: :data:`LAYOUT_KEYS`)."""
     import yaml
     with open(path, encoding='utf-8') as f:
         try:
@@ -197,18 +176,8 @@ def _index_pair(pair: NamePair, index: dict[str, int],
 
 def build_scheme(spec: SchemeSpec, names: list[str],
                  names_source: tuple[str, str] | None = None) -> PointScheme:
-    """Validate the names and the spec's pairs.
-
-    Args:
-        spec: The scheme as given.
-        names: The final point names (see :func:`resolve_names`).
-        names_source: Where they come from (default: the spec's names).
-
-    Raises:
-        ConversionError: An empty, multi-line or repeated name, a pair
-            naming an unknown point or a point with itself, a point in two
-            flip pairs, a reserved data set name.
-    """
+    """Validate the final point ``names`` (from ``names_source``, by
+    default the spec's) and the spec's pairs."""
     source, location = names_source or spec.names_source
     index: dict[str, int] = {}
     for i, name in enumerate(names):

@@ -1,15 +1,8 @@
-"""Reading the annotation files of a custom landmark set (CSV or JSON).
-
-* CSV, one face per row: ``image, x1, y1, x2, y2, ..., xN, yN``. An empty
-  ``x, y`` pair is a missing point. An optional header row is recognised
-  by a non-numeric second cell; if its columns are ``<name>_x, <name>_y``
-  they name the points. Blank lines are skipped.
-* JSON, a list of faces: ``[{"image": "a.jpg", "keypoints": [[x, y],
-  null, ...]}, ...]``, ``null`` for a missing point.
+"""Reading the CSV / JSON annotation files of a custom landmark set (the
+formats: see :mod:`.custom`).
 
 :func:`read_table` reads a file's rows unchecked, :func:`resolve_names`
 settles the point names and count, :func:`parse_face` checks one row.
-Used by :mod:`.custom`.
 """
 from __future__ import annotations
 
@@ -21,8 +14,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from mmengine import fileio
 
-from .core import ConversionError, parse_float
+from .core import ConversionError, is_number, parse_float
 from .custom_scheme import COMMAND_LINE, SchemeSpec
 
 #: Delimiters other than ',' that a CSV export may use; found in the first
@@ -70,14 +64,6 @@ class Face:
         return ~np.isnan(self.points[:, 0])
 
 
-def _is_number(text: str) -> bool:
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True
-
-
 def _header_names(cells: list[str]) -> list[str] | None:
     """Names from ``<name>_x, <name>_y`` header cells, else None."""
     names = []
@@ -91,12 +77,9 @@ def _header_names(cells: list[str]) -> list[str] | None:
 
 def _check_delimiter(cells: list[str], first_row: bool, path: str,
                      line_no: int) -> None:
-    """Refuse a row that is not comma-separated.
-
-    A row of one cell (no comma at all) cannot hold a face, and a first row
-    (header or face) with a cell holding another usual delimiter means the
-    file uses that one: either is an error naming the delimiter found.
-    """
+    """Refuse a row that is not comma-separated: a row of one cell (no comma
+    at all) cannot hold a face, and a first row (header or face) with a cell
+    holding another usual delimiter means the file uses that one."""
     candidates = FOREIGN_DELIMITERS + ((' ', ) if len(cells) == 1 else ())
     if len(cells) > 1 and not first_row:
         return
@@ -117,13 +100,7 @@ def _check_delimiter(cells: list[str], first_row: bool, path: str,
 
 
 def read_csv_table(path: str) -> AnnotationTable:
-    """Rows of a CSV annotation file (values unchecked).
-
-    Raises:
-        ConversionError: A row that is not comma-separated (the message
-            names the delimiter found), a header with an even number of
-            columns.
-    """
+    """Rows of a CSV annotation file (values unchecked)."""
     table = AnnotationTable(path, [])
     with open(path, newline='', encoding='utf-8-sig') as f:
         for line_no, row in enumerate(csv.reader(f), start=1):
@@ -132,7 +109,7 @@ def read_csv_table(path: str) -> AnnotationTable:
                 continue
             first_row = table.header_points is None and not table.rows
             _check_delimiter(cells, first_row, path, line_no)
-            if first_row and len(cells) > 1 and cells[1] and not _is_number(
+            if first_row and len(cells) > 1 and cells[1] and not is_number(
                     cells[1]):
                 if len(cells) % 2 == 0:
                     raise ConversionError(
@@ -147,18 +124,12 @@ def read_csv_table(path: str) -> AnnotationTable:
 
 
 def read_json_table(path: str) -> AnnotationTable:
-    """Faces of a JSON annotation file (values unchecked).
-
-    Raises:
-        ConversionError: Not JSON, not a list, an entry that is not an
-            object.
-    """
-    with open(path, encoding='utf-8') as f:
-        try:
-            data = json.load(f)
-        except json.JSONDecodeError as err:
-            raise ConversionError(path, f'line {err.lineno}', 'json',
-                                  f'not valid JSON: {err.msg}') from None
+    """Faces of a JSON annotation file (values unchecked)."""
+    try:
+        data = fileio.load(path, file_format='json')
+    except json.JSONDecodeError as err:
+        raise ConversionError(path, f'line {err.lineno}', 'json',
+                              f'not valid JSON: {err.msg}') from None
     if not isinstance(data, list):
         raise ConversionError(path, 'top level', 'json',
                               'expected a list of faces '
@@ -187,12 +158,7 @@ def read_table(path: str) -> AnnotationTable:
 
 
 def _row_points(table: AnnotationTable, row: RawRow) -> int:
-    """Point count a row implies.
-
-    Raises:
-        ConversionError: A CSV row with an even number of columns, a JSON
-            face without a keypoint list.
-    """
+    """Point count a row implies."""
     if table.path.lower().endswith('.csv'):
         if len(row.values) % 2:
             raise ConversionError(
@@ -209,12 +175,7 @@ def _row_points(table: AnnotationTable, row: RawRow) -> int:
 
 def parse_face(table: AnnotationTable, row: RawRow,
                names: list[str]) -> Face:
-    """Check one row's image and values against the scheme's point names.
-
-    Raises:
-        ConversionError: Wrong column / point count, a half-given point, a
-            non-numeric or non-finite value, no image.
-    """
+    """Check one row's image and values against the scheme's point names."""
     path, loc, num = table.path, row.location, len(names)
     if not isinstance(row.image, str) or not row.image.strip():
         raise ConversionError(path, loc, 'image',
@@ -266,15 +227,9 @@ def parse_face(table: AnnotationTable, row: RawRow,
 def resolve_names(spec: SchemeSpec, tables: Sequence[AnnotationTable],
                   num_points: int | None
                   ) -> tuple[list[str], tuple[str, str]]:
-    """The point names and where they come from; every source of a point
-    count must agree.
-
-    Sources, in order: ``num_points`` (``--num-points``), the scheme's
-    names, each CSV header, else the first face of the first file.
-
-    Raises:
-        ConversionError: Two sources disagree, or nothing tells the count.
-    """
+    """The point names and where they come from. Every source of a point
+    count must agree: ``num_points`` (``--num-points``), the scheme's
+    names, each CSV header, else the first face of the first file."""
     claims: list[tuple[str, str, int]] = []
     if num_points is not None:
         claims.append((COMMAND_LINE, '--num-points', num_points))

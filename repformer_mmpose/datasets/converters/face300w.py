@@ -42,30 +42,16 @@ pixels first; the box here is not truncated).
 """
 from __future__ import annotations
 
-import argparse
 import os
 import os.path as osp
 from collections.abc import Sequence
 
 import numpy as np
 
-from .core import (
-    BadRecordPolicy,
-    ConversionError,
-    FaceRecord,
-    ImageSizeCache,
-    SplitOutput,
-    check_points_in_image,
-    expanded_landmark_bbox,
-    flat_keypoints,
-    hrnet_center_scale,
-    landmark_box,
-    parse_float,
-    converter_parser,
-    run_cli,
-    scale_box_about_centre,
-    write_outputs,
-)
+from .core import (BadRecordPolicy, ConversionError, FaceRecord,
+                   ImageSizeCache, SplitOutput, converter_parser,
+                   labelled_face, landmark_box, parse_float, run_cli,
+                   scale_box_about_centre, write_outputs)
 
 NUM_POINTS = 68
 CROP_FACTOR = 1.1
@@ -84,12 +70,7 @@ EXPECTED_COUNTS = {
 
 
 def read_pts(path: str, num_points: int = NUM_POINTS) -> np.ndarray:
-    """The ``(num_points, 2)`` points of a ``.pts`` file, as written.
-
-    Raises:
-        ConversionError: Bad header, wrong point count, a line without two
-            values, a non-numeric or non-finite value.
-    """
+    """The ``(num_points, 2)`` points of a ``.pts`` file, as written."""
     with open(path, encoding='utf-8', errors='replace') as f:
         lines = f.read().splitlines()
     n_points = None
@@ -156,26 +137,11 @@ def make_record(pts_path: str, root: str, ann_id: int,
             pts_path, 'file', 'image',
             'no image with the same name (tried '
             f'{", ".join(IMAGE_EXTENSIONS)})')
-    file_name = osp.relpath(image_path, root).replace(os.sep, '/')
-    height, width = images.size(file_name, source=pts_path, location='file')
-    check_points_in_image(points, height, width, source=pts_path,
-                          location='file')
-    center, scale = hrnet_center_scale(points)
-    bbox, area = expanded_landmark_bbox(points)
-    return FaceRecord(
-        ann_id=ann_id,
-        file_name=file_name,
-        height=height,
-        width=width,
-        keypoints=flat_keypoints(points, 1),
-        bbox=bbox,
-        area=area,
-        center=center,
-        scale=scale,
-        extra={
-            'crop_bbox':
-            scale_box_about_centre(*landmark_box(points), CROP_FACTOR)
-        })
+    return labelled_face(
+        points, osp.relpath(image_path, root).replace(os.sep, '/'), images,
+        source=pts_path, location='file', ann_id=ann_id,
+        extra={'crop_bbox': scale_box_about_centre(*landmark_box(points),
+                                                   CROP_FACTOR)})
 
 
 def list_pts(folder: str) -> list[str]:
@@ -196,12 +162,8 @@ def read_folders(root: str, folders: Sequence[str], images: ImageSizeCache,
     ann_id = first_id
     for folder in folders:
         for pts_path in list_pts(osp.join(root, folder)):
-            try:
-                records.append(
-                    make_record(pts_path, root, ann_id, images,
-                                coord_offset))
-            except ConversionError as err:
-                policy.handle(err)
+            policy.collect(records, make_record, pts_path, root, ann_id,
+                           images, coord_offset)
             ann_id += 1
     return records
 
@@ -218,22 +180,14 @@ def convert_300w(root: str | os.PathLike,
                  out_dir: str | os.PathLike,
                  skip_bad: bool = False,
                  coord_offset: float = 0.0) -> dict[str, int]:
-    """Convert the 300W release (see the module docstring for the layout).
+    """Convert the 300W release (layout: see the module docstring); return
+    the face count per file.
 
-    Args:
-        root: Folder of lfpw/, helen/, afw/, ibug/ (and 300W/); also the
-            root the ``file_name`` fields are relative to.
-        out_dir: Where the JSON files go.
-        skip_bad: Report and skip bad records instead of stopping.
-        coord_offset: Added to every coordinate (``-1`` for 0-based).
-
-    Returns:
-        Face count per written file.
-
-    Raises:
-        ConversionError: A bad record (without ``skip_bad``); no JSON file
-            is written then.
-        FileNotFoundError: A train/valid folder is missing.
+    ``root`` holds lfpw/, helen/, afw/, ibug/ (and 300W/) and is the folder
+    the ``file_name`` fields are relative to; ``coord_offset`` is added to
+    every coordinate (``-1`` for 0-based). A bad record raises a
+    ConversionError before any file is written, unless ``skip_bad`` reports
+    and skips it; a missing train/valid folder, FileNotFoundError.
     """
     root = os.fspath(root)
     policy = BadRecordPolicy(skip_bad)
@@ -261,13 +215,11 @@ def convert_300w(root: str | os.PathLike,
                 'face_landmarks_300w_test.json',
                 read_folders(root, test_folders, images, policy,
                              coord_offset)))
-    counts = write_outputs(outputs, out_dir, EXPECTED_COUNTS)
-    policy.report()
-    return counts
+    return write_outputs(outputs, out_dir, EXPECTED_COUNTS, policy=policy)
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """Command-line options of ``tools/dataset_converters/300w2coco.py``."""
+def main(argv: Sequence[str] | None = None) -> int:
+    """``tools/dataset_converters/300w2coco.py``; returns the exit status."""
     parser = converter_parser(
         'Convert the 300W release (.pts files) to MMPose JSON.',
         'data/300w/images',
@@ -279,12 +231,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=0.0,
         help='added to every coordinate, e.g. -1 for 0-based output '
         '(default: 0, as HRNet/MMPose)')
-    return parser
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point; returns the exit status (1 on a bad record)."""
-    args = build_parser().parse_args(argv)
+    args = parser.parse_args(argv)
     out_dir = args.out_dir or osp.join(
         osp.dirname(osp.abspath(args.root)), 'annotations')
     return run_cli(lambda: convert_300w(

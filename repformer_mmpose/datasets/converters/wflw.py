@@ -36,42 +36,22 @@ convention here; the ``bbox`` written here is the uncut landmark box x 1.2.
 """
 from __future__ import annotations
 
-import argparse
 import os
 import os.path as osp
 from collections.abc import Sequence
 
 import numpy as np
 
-from .core import (
-    BadRecordPolicy,
-    ConversionError,
-    check_points_in_image,
-    FaceRecord,
-    ImageSizeCache,
-    SplitOutput,
-    expanded_landmark_bbox,
-    first_face_ids,
-    flat_keypoints,
-    hrnet_center_scale,
-    parse_float,
-    converter_parser,
-    run_cli,
-    scale_box_about_centre,
-    write_outputs,
-)
+from .core import (BadRecordPolicy, ConversionError, FaceRecord,
+                   ImageSizeCache, SplitOutput, converter_parser,
+                   first_face_ids, is_number, labelled_face, parse_float,
+                   run_cli, scale_box_about_centre, write_outputs)
 
 NUM_POINTS = 98
 ATTRIBUTES = ('pose', 'expression', 'illumination', 'makeup', 'occlusion',
               'blur')
 #: Output file suffix of each attribute's test subset.
-SUBSET_NAMES = dict(
-    pose='largepose',
-    expression='expression',
-    illumination='illumination',
-    makeup='makeup',
-    occlusion='occlusion',
-    blur='blur')
+SUBSET_NAMES = {a: 'largepose' if a == 'pose' else a for a in ATTRIBUTES}
 CROP_FACTOR = 1.2
 LIST_DIR = 'list_98pt_rect_attr_train_test'
 EXPECTED_COUNTS = {
@@ -86,28 +66,13 @@ EXPECTED_COUNTS = {
 }
 
 
-def _is_number(token: str) -> bool:
-    """Whether ``token`` reads as a number (an image path does not)."""
-    try:
-        float(token)
-    except ValueError:
-        return False
-    return True
-
-
-def parse_line(line: str, *, source: str, line_no: int, ann_id: int,
+def parse_line(line: str, source: str, line_no: int, ann_id: int,
                images: ImageSizeCache) -> FaceRecord:
-    """One line of a WFLW list file as a :class:`FaceRecord`.
-
-    Raises:
-        ConversionError: No image path, wrong number of coordinates, a
-            non-numeric or non-finite value, a bad flag, a missing,
-            truncated or unreadable image, a point far outside the image.
-    """
+    """One line of a WFLW list file as a :class:`FaceRecord`."""
     loc = f'line {line_no}'
     tokens = line.split()
     n_tail = 4 + len(ATTRIBUTES) + 1
-    if tokens and _is_number(tokens[-1]):
+    if tokens and is_number(tokens[-1]):
         raise ConversionError(
             source, loc, 'image',
             f'no image path: the line ends with the number {tokens[-1]!r} '
@@ -145,26 +110,11 @@ def parse_line(line: str, *, source: str, line_no: int, ann_id: int,
             raise ConversionError(source, loc, f'attribute {name}',
                                   f'expected 0 or 1, got {tok!r}')
         attributes[name] = int(tok)
-    file_name = tokens[-1]
-    height, width = images.size(file_name, source=source, location=loc)
-    check_points_in_image(points, height, width, source=source, location=loc)
-
-    center, scale = hrnet_center_scale(points)
-    bbox, area = expanded_landmark_bbox(points)
-    return FaceRecord(
+    return labelled_face(
+        points, tokens[-1], images, source=source, location=loc,
         ann_id=ann_id,
-        file_name=file_name,
-        height=height,
-        width=width,
-        keypoints=flat_keypoints(points, 1),
-        bbox=bbox,
-        area=area,
-        center=center,
-        scale=scale,
-        extra={
-            'crop_bbox': scale_box_about_centre(*rect, CROP_FACTOR),
-            'attributes': attributes,
-        })
+        extra={'crop_bbox': scale_box_about_centre(*rect, CROP_FACTOR),
+               'attributes': attributes})
 
 
 def read_list(path: str, images: ImageSizeCache,
@@ -174,15 +124,10 @@ def read_list(path: str, images: ImageSizeCache,
     ann_id = 0
     with open(path, encoding='utf-8') as f:
         for line_no, line in enumerate(f, start=1):
-            if not line.strip():
-                continue
-            try:
-                records.append(
-                    parse_line(line, source=path, line_no=line_no,
-                               ann_id=ann_id, images=images))
-            except ConversionError as err:
-                policy.handle(err)
-            ann_id += 1
+            if line.strip():
+                policy.collect(records, parse_line, line, path, line_no,
+                               ann_id, images)
+                ann_id += 1
     return records
 
 
@@ -190,21 +135,12 @@ def convert_wflw(ann_dir: str | os.PathLike,
                  image_root: str | os.PathLike,
                  out_dir: str | os.PathLike,
                  skip_bad: bool = False) -> dict[str, int]:
-    """Convert the official WFLW release.
+    """Convert the official WFLW release; return the face count per file.
 
-    Args:
-        ann_dir: ``WFLW_annotations`` (or the folder of the two list files).
-        image_root: ``WFLW_images``.
-        out_dir: Where the JSON files go.
-        skip_bad: Report and skip bad records instead of stopping.
-
-    Returns:
-        Face count per written file.
-
-    Raises:
-        ConversionError: A bad record (without ``skip_bad``); no JSON file
-            is written then.
-        FileNotFoundError: A list file is missing.
+    ``ann_dir`` is ``WFLW_annotations`` (or the folder of the two list
+    files), ``image_root`` ``WFLW_images``. A bad record raises a
+    ConversionError before any file is written, unless ``skip_bad``
+    reports and skips it; a missing list file, FileNotFoundError.
     """
     ann_dir = os.fspath(ann_dir)
     if osp.isdir(osp.join(ann_dir, LIST_DIR)):
@@ -217,26 +153,21 @@ def convert_wflw(ann_dir: str | os.PathLike,
         if not osp.isfile(path):
             raise FileNotFoundError(f'WFLW list file not found: {path}')
         splits[split] = read_list(path, images, policy)
-
     outputs = [
         SplitOutput(f'face_landmarks_wflw_{split}.json', records)
         for split, records in splits.items()
     ]
     test_image_ids = first_face_ids(splits['test'])
     for attr in ATTRIBUTES:
-        subset = [r for r in splits['test'] if r.extra['attributes'][attr]]
-        outputs.append(
-            SplitOutput(
-                f'face_landmarks_wflw_test_{SUBSET_NAMES[attr]}.json',
-                subset,
-                image_ids=test_image_ids))
-    counts = write_outputs(outputs, out_dir, EXPECTED_COUNTS)
-    policy.report()
-    return counts
+        outputs.append(SplitOutput(
+            f'face_landmarks_wflw_test_{SUBSET_NAMES[attr]}.json',
+            [r for r in splits['test'] if r.extra['attributes'][attr]],
+            image_ids=test_image_ids))
+    return write_outputs(outputs, out_dir, EXPECTED_COUNTS, policy=policy)
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """Command-line options of ``tools/dataset_converters/wflw2coco.py``."""
+def main(argv: Sequence[str] | None = None) -> int:
+    """``tools/dataset_converters/wflw2coco.py``; returns the exit status."""
     parser = converter_parser(
         'Convert the official WFLW release to MMPose JSON.', 'data/wflw',
         'folder holding WFLW_annotations/ and WFLW_images/')
@@ -244,12 +175,7 @@ def build_parser() -> argparse.ArgumentParser:
         '--ann-dir', help='annotation folder (default: ROOT/WFLW_annotations)')
     parser.add_argument(
         '--image-root', help='image folder (default: ROOT/WFLW_images)')
-    return parser
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point; returns the exit status (1 on a bad record)."""
-    args = build_parser().parse_args(argv)
+    args = parser.parse_args(argv)
     return run_cli(lambda: convert_wflw(
         args.ann_dir or osp.join(args.root, 'WFLW_annotations'),
         args.image_root or osp.join(args.root, 'WFLW_images'),
