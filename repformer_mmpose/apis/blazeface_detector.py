@@ -27,6 +27,8 @@ from dataclasses import dataclass
 
 import cv2
 import numpy as np
+import torch
+from mmpose.structures.bbox import bbox_overlaps
 
 from .detector_box_mapping import (DETECTOR_BOX_MAPPINGS, BoxMapping,
                                    KeypointBoxMapping)
@@ -107,6 +109,15 @@ def ssd_anchor_centres(model: BlazeFaceModel) -> np.ndarray:
     return np.concatenate(centres).astype(np.float32)
 
 
+def box_iou(first: np.ndarray, second: np.ndarray) -> np.ndarray:
+    """``(n, m)`` IoU of the ``x1, y1, x2, y2`` columns of two row sets
+    (MMPose's ``bbox_overlaps``)."""
+    first, second = (torch.from_numpy(np.ascontiguousarray(rows[:, :4],
+                                                           np.float32))
+                     for rows in (first, second))
+    return bbox_overlaps(first, second).numpy()
+
+
 def weighted_nms(boxes: np.ndarray, scores: np.ndarray,
                  iou_threshold: float) -> tuple[np.ndarray, np.ndarray]:
     """MediaPipe's blending non-maximum suppression.
@@ -125,22 +136,13 @@ def weighted_nms(boxes: np.ndarray, scores: np.ndarray,
     """
     order = np.argsort(-scores, kind='stable')
     boxes, scores = boxes[order], scores[order]
-    area = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
+    iou = box_iou(boxes, boxes)
     remaining = np.ones(len(boxes), dtype=bool)
     kept_rows, kept_scores = [], []
     for index in range(len(boxes)):
         if not remaining[index]:
             continue
-        top = boxes[index]
-        inter_w = np.clip(np.minimum(top[2], boxes[:, 2]) -
-                          np.maximum(top[0], boxes[:, 0]), 0, None)
-        inter_h = np.clip(np.minimum(top[3], boxes[:, 3]) -
-                          np.maximum(top[1], boxes[:, 1]), 0, None)
-        inter = inter_w * inter_h
-        union = area[index] + area - inter
-        iou = np.divide(inter, union, out=np.zeros_like(inter),
-                        where=union > 0)
-        group = remaining & (iou > iou_threshold)
+        group = remaining & (iou[index] > iou_threshold)
         group[index] = True
         weights = scores[group]
         kept_rows.append((boxes[group] * weights[:, None]).sum(0) /
@@ -229,14 +231,8 @@ def add_new_faces(kept: np.ndarray, boxes: np.ndarray,
                   iou_thr: float) -> np.ndarray:
     """``kept`` followed by the ``boxes`` whose IoU with every kept box is
     at most ``iou_thr`` (both ``(n, 5)``)."""
-    if len(kept) == 0 or len(boxes) == 0:
-        return np.concatenate([kept, boxes])
-    low = np.maximum(boxes[:, None, :2], kept[None, :, :2])
-    high = np.minimum(boxes[:, None, 2:4], kept[None, :, 2:4])
-    inter = np.clip(high - low, 0, None).prod(-1)
-    areas = [(b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1]) for b in (boxes, kept)]
-    iou = inter / (areas[0][:, None] + areas[1][None] - inter)
-    return np.concatenate([kept, boxes[(iou <= iou_thr).all(1)]])
+    new = (box_iou(boxes, kept) <= iou_thr).all(1)
+    return np.concatenate([kept, boxes[new]])
 
 
 class BlazeFaceDetector:
@@ -248,15 +244,8 @@ class BlazeFaceDetector:
     network's own boxes and its 6 keypoints (eyes, nose tip, mouth, ear
     tragions).
 
-    By default two networks run: the short-range one, the best on faces
-    that fill a good part of the photo, then the back-camera one, whose
-    faces that overlap none of the first's are added (small faces, which
-    the short-range network at 128 x 128 misses).
-
-    Example::
-
-        >>> detector = BlazeFaceDetector()     # short-range + back-camera
-        >>> boxes = detector.detect(cv2.imread('photo.jpg'))  # (n, 5)
+    By default the short-range network runs, then the back-camera one,
+    whose faces that overlap none of the first's are added (small faces).
 
     Args:
         model (str | Sequence[str]): ``'short'``, ``'full'``, ``'back'``

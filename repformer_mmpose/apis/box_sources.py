@@ -23,9 +23,7 @@ class BoxSource:
                  bboxes=None,
                  bbox_json: str | None = None,
                  detector=None) -> None:
-        given = [bboxes is not None, bbox_json is not None,
-                 detector is not None]
-        if sum(given) != 1:
+        if sum(x is not None for x in (bboxes, bbox_json, detector)) != 1:
             raise ValueError('give exactly one of bboxes, bbox_json and '
                              'detector')
         self.bboxes = None if bboxes is None else check_boxes(

@@ -1,13 +1,11 @@
 """Where the demos write: one output per input, nothing replaced unasked.
 
-``image_demo.py a/x.png b/x.png`` used to write both results to
-``OUT/x.png`` and ``OUT/x.json`` (and ``y.jpg y.png`` both to
-``OUT/y.json``): the first was lost. :func:`image_outputs` keeps each
-input's folder below the inputs' common folder (``OUT/a/x.png``,
-``OUT/b/x.png``) and gives inputs of one folder that share a stem their
-full name (``OUT/y.jpg.json``, ``OUT/y.png.json``); inputs in one folder
-keep the plain ``OUT/<name>`` layout. :func:`check_outputs` refuses an
-output that is an input, or that exists, unless ``--overwrite`` is given.
+:func:`image_outputs` keeps each input's folder below the inputs' common
+folder (``a/x.png b/x.png`` -> ``OUT/a/x.png``, ``OUT/b/x.png``) and gives
+inputs of one folder that share a stem their full name (``OUT/y.jpg.json``,
+``OUT/y.png.json``); inputs in one folder keep ``OUT/<name>``.
+:func:`check_outputs` refuses an output that is an input, or that exists,
+unless ``--overwrite`` is given.
 """
 from __future__ import annotations
 

@@ -21,9 +21,8 @@ that square. With ``c``, ``s`` the detector box's centre and mean side
   turned face's landmarks are, and the inner-face distances its size.
 
 The constants of :data:`DETECTOR_BOX_MAPPINGS` are refitted and printed
-by ``tools/analysis/detector_recall.py ../shared/data/300w-subset/train.json
---detector blazeface-short blazeface-full blazeface-back haar
---fit-mapping``.
+by ``tools/analysis/detector_recall.py --fit-mapping`` (the command is in
+``docs/inference_and_deployment.md``).
 """
 from __future__ import annotations
 

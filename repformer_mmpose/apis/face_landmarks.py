@@ -1,8 +1,4 @@
-"""One face's result: its box and landmarks, in image pixels.
-
-Its own module because both the inference (which makes them) and the
-drawing (which reads them) use it.
-"""
+"""One face's result: its box and landmarks, in image pixels."""
 from __future__ import annotations
 
 from dataclasses import dataclass

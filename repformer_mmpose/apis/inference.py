@@ -64,14 +64,6 @@ def predict_landmarks(model: nn.Module, image: str | Path | np.ndarray,
     (:func:`mmpose.apis.inference_topdown`: crop each box padded by 1.25,
     run the model on all crops as one batch, map back to the image).
 
-    Example::
-
-        >>> model = init_face_model(CONFIG, CHECKPOINT)
-        >>> faces = predict_landmarks(model, 'face.jpg',
-        ...                           [[120, 80, 360, 330]])
-        >>> faces[0].keypoints.shape
-        (68, 2)
-
     Args:
         model (nn.Module): From :func:`init_face_model`.
         image (str | Path | np.ndarray): A file or a BGR array.
@@ -133,13 +125,7 @@ def faces_to_json(faces: list[FaceLandmarks], **info) -> dict:
 class FaceLandmarkDetector:
     """Faces and their RePFormer landmarks in one call.
 
-    Example::
-
-        >>> from repformer_mmpose.apis import FaceLandmarkDetector
-        >>> detector = FaceLandmarkDetector(CONFIG, CHECKPOINT)  # BlazeFace
-        >>> faces = detector('photo.jpg')          # list[FaceLandmarks]
-        >>> faces = detector('photo.jpg', bboxes=[[120, 80, 360, 330]])
-        >>> cv2.imwrite('drawn.jpg', detector.draw('photo.jpg', faces))
+    Example: the package docstring (:mod:`repformer_mmpose.apis`).
 
     Args:
         config (str | Path | Config): The RePFormer config.

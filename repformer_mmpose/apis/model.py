@@ -1,13 +1,10 @@
 """Build a RePFormer from its config and load a checkpoint, strictly.
 
-MMPose's ``init_model`` loads weights with mmengine's ``load_checkpoint``,
-which only *warns* about missing keys and size mismatches and leaves those
-parameters at their random initial values: a 68-point checkpoint in a
-98-point config then runs, with a random head. :func:`init_face_model`
-builds the model the same way (``mmpose.apis.init_model``) but compares the
-checkpoint with the model first and refuses any difference, naming the file
-and the parameters (:mod:`repformer_mmpose.engine.checkpoint_fit`, which
-the plugin's Runner uses too).
+MMPose's ``init_model`` (mmengine's ``load_checkpoint``) only *warns* about
+missing or mis-shaped parameters and leaves them random: a 68-point
+checkpoint in a 98-point config runs with a random head.
+:func:`init_face_model` refuses any difference, naming the file and the
+parameters (:mod:`repformer_mmpose.engine.checkpoint_fit`).
 """
 from __future__ import annotations
 
@@ -81,16 +78,6 @@ def init_face_model(config: str | Path | Config,
     match the model exactly (see :func:`check_state_dict`), and that
     the data set's keypoint count must equal the head's.
 
-    Example::
-
-        >>> from repformer_mmpose.apis import init_face_model
-        >>> model = init_face_model(
-        ...     'configs/repformer/300w/'
-        ...     'repformer_res18_1xb16-360e_300w-256x256.py',
-        ...     'work_dirs/repformer_res18_300w/epoch_360.pth')
-        >>> model.dataset_meta['num_keypoints']
-        68
-
     Args:
         config (str | Path | Config): The model's config.
         checkpoint (str | Path, optional): Weights (an mmengine checkpoint
@@ -113,8 +100,7 @@ def init_face_model(config: str | Path | Config,
     """
     config = load_config(config, cfg_options)
     model = init_model(config, checkpoint=None, device='cpu')
-    # neck/head channels and the input size agree (one line)
-    check_model(model)
+    check_model(model)  # neck/head channels and the input size agree
     if checkpoint is not None:
         state_dict, meta = read_state_dict(checkpoint)
         check_state_dict(model, state_dict, f'checkpoint {checkpoint}')

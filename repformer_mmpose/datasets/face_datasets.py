@@ -2,54 +2,13 @@
 
 ``RePFormer300WDataset``, ``RePFormerWFLWDataset``, ``RePFormerCOFWDataset``
 and ``RePFormerAFLWDataset`` are MMPose's ``Face300WDataset``,
-``WFLWDataset``, ``COFWDataset`` and ``AFLWDataset`` (same metainfo, same
-parsing, same output), and ``FaceLandmarkDataset`` is
-``BaseCocoStyleDataset`` for any N-point face set whose metainfo is given as
-``metainfo=dict(from_file=...)``. One mixin,
-:class:`CheckedFaceDatasetMixin`, adds to each:
-
-* **checks at load time** (:mod:`.validation`, :mod:`.record_checks`): the
-  file exists, is non-empty JSON with ``images`` and ``annotations``, ids
-  are unique, every annotation's ``image_id`` has an image entry; every
-  record has the fields its parser reads, ``num_keypoints`` points (the
-  metainfo's), finite coordinates of at most 1e6 in magnitude, a finite
-  non-empty crop box that overlaps the image (when the image entry gives
-  ``width``/``height``), labelled points within ``max_keypoint_margin`` of
-  the image and of the crop box, and an existing image file. A fault raises
-  :class:`~.validation.AnnotationError` naming the file, the record
-  (annotation id, image file) and the field. Records that MMPose's own
-  instance filter would drop silently (crowd, no labelled point, empty box)
-  are faults too.
-* ``skip_invalid=True``: invalid records are skipped instead, and the
-  number skipped per reason is logged (with a few named), never silently.
-  Faults of the file as a whole are always raised.
-* ``bbox_field``: which annotation field gives the crop box. ``None`` (the
-  default) keeps the parent class's box: ``center``/``scale`` for 300W,
-  WFLW and AFLW, ``bbox`` (clipped to the image) for COFW and
-  ``FaceLandmarkDataset``, so switching a config to these classes changes
-  no sample. A field name, e.g. ``'crop_bbox'`` (the box of the paper's,
-  i.e. PIPNet's, crop protocol that our converters write) or ``'bbox'``,
-  makes that ``[x, y, w, h]`` field the crop box, as stored (not clipped):
-  ``bbox`` becomes its xyxy form and ``bbox_center``/``bbox_scale`` are left
-  for ``GetBBoxCenterScale`` to compute from it, as MMPose does for
-  detection boxes (centre of the box, scale its size times ``padding``).
-* ``bbox_padding``: the padding this data set's boxes need, written into
-  each record for :class:`~.transforms.GetFaceBBoxCenterScale` (which then
-  uses it instead of its own). ``None`` (default) leaves the pipeline's.
-  The paper's crop is ``bbox_field='crop_bbox', bbox_padding=1.0``: the
-  protocol box already holds its margin. ``TopdownAffine`` then widens the
-  shorter side to the input's aspect ratio (PIPNet stretches instead), so
-  a non-square box (WFLW's rectangle) gives a slightly larger square crop.
-* ``check_images``: ``'exists'`` (default) checks that each image file is
-  there; ``'decode'`` also decodes it in full (a truncated JPEG / PNG is an
-  error, see :mod:`.image_integrity`) and compares its size with the image
-  entry (slow: it reads every image); ``'none'`` checks nothing.
-* ``max_keypoint_margin`` (default 1.0, see :mod:`.keypoint_range`): how
-  far a labelled point may lie outside the image (when the image entry
-  gives ``width``/``height``) and outside the crop box, as a fraction of
-  their width (x) and height (y); ``None`` turns this check off (values
-  beyond 1e6 are refused all the same). Scale or unit errors in a file
-  (points x1e6) are caught here instead of training with a loss of 1e5.
+``WFLWDataset``, ``COFWDataset`` and ``AFLWDataset`` (same metainfo,
+parsing and output); ``FaceLandmarkDataset`` is ``BaseCocoStyleDataset``
+for any N-point face set. :class:`CheckedFaceDatasetMixin` adds to each the
+load-time checks of :mod:`.validation` and :mod:`.record_checks` and the
+options ``skip_invalid``, ``bbox_field``, ``bbox_padding``, ``check_images``
+and ``max_keypoint_margin``, described in ``docs/data_preparation.md``
+("Dataset classes: checks and crop-box options").
 """
 from __future__ import annotations
 
@@ -60,6 +19,7 @@ from mmpose.datasets.datasets.base import BaseCocoStyleDataset
 from mmpose.datasets.datasets.face import (AFLWDataset, COFWDataset,
                                            Face300WDataset, WFLWDataset)
 from mmpose.registry import DATASETS
+from mmpose.structures.bbox import bbox_cs2xyxy
 from xtcocotools.coco import COCO
 
 from .keypoint_range import DEFAULT_KEYPOINT_MARGIN, check_margin
@@ -93,8 +53,7 @@ def installed_metainfo(metainfo: dict) -> dict:
 class CheckedFaceDatasetMixin:
     """Checks every record of a COCO-style face dataset at load time.
 
-    Put it before an MMPose dataset class in the bases. See the module
-    docstring for what is checked.
+    Put it before an MMPose dataset class in the bases.
 
     Args:
         bbox_field: Annotation field (``[x, y, w, h]``) that gives the crop
@@ -103,10 +62,11 @@ class CheckedFaceDatasetMixin:
             ``GetFaceBBoxCenterScale``, or None for the pipeline's.
         skip_invalid: Skip invalid records, logging a count per reason,
             instead of raising :class:`~.validation.AnnotationError`.
-        check_images: ``'none'``, ``'exists'`` or ``'decode'``.
+        check_images: ``'none'``, ``'exists'`` or ``'decode'`` (decoded
+            in full, :mod:`.image_integrity`; slow).
         max_keypoint_margin: Allowed distance of a labelled point beyond
             the image and the crop box, as a fraction of their size, or
-            None for no such check.
+            None for no such check (:mod:`.keypoint_range`).
         **kwargs: The parent dataset's arguments.
     """
 
@@ -147,7 +107,7 @@ class CheckedFaceDatasetMixin:
         self.skip_invalid = skip_invalid
         self.check_images = check_images
         self.invalid_records = InvalidRecordPolicy(skip_invalid)
-        self._seen_images: dict[str, bool] = {}
+        self._good_images: set[str] = set()
         super().__init__(*args, **kwargs)
         if bbox_padding is not None:
             self._check_pipeline_reads_bbox_padding()
@@ -173,7 +133,7 @@ class CheckedFaceDatasetMixin:
         """MMPose's loading, then the skip report; an error if no valid
         record is left."""
         self.invalid_records = InvalidRecordPolicy(self.skip_invalid)
-        self._seen_images = {}
+        self._good_images = set()
         data_list = super().load_data_list()
         self.invalid_records.report(type(self).__name__, self.ann_file)
         if not data_list and not self.bbox_file:
@@ -257,19 +217,14 @@ class CheckedFaceDatasetMixin:
                          field='bbox')
 
         # the crop box as the file gives it, before any clipping
-        if self.bbox_field is not None:
-            box_field = self.bbox_field
+        box_field = self.bbox_field if self.bbox_field is not None else (
+            'center/scale' if self.USES_CENTER_SCALE else 'bbox')
+        if box_field == 'center/scale':
+            box = bbox_cs2xyxy(np.array([ann['center']], np.float64),
+                               np.full((1, 2), ann['scale'] * PIXEL_STD))
+        else:
             box = xywh_to_xyxy(ann[box_field], ann_file=ann_file,
                                record=record, field=box_field)
-        elif self.USES_CENTER_SCALE:
-            box_field = 'center/scale'
-            half = ann['scale'] * PIXEL_STD / 2
-            cx, cy = ann['center']
-            box = np.array([[cx - half, cy - half, cx + half, cy + half]])
-        else:
-            box_field = 'bbox'
-            box = xywh_to_xyxy(ann['bbox'], ann_file=ann_file,
-                               record=record, field='bbox')
         check_box_in_image(box, ann, img, ann_file=ann_file,
                            field=box_field)
         check_keypoint_range(keypoints, box, ann, img, ann_file=ann_file,
@@ -297,17 +252,12 @@ class CheckedFaceDatasetMixin:
         return info
 
     def _check_image(self, path: str, ann: dict, img: dict) -> None:
-        """Check an image file once, however many faces it holds."""
-        if path in self._seen_images:
-            if not self._seen_images[path]:
-                # the first face of this image already failed: same fault
-                check_image_file(path, ann, img, ann_file=self.ann_file,
-                                 decode=self.check_images == 'decode')
-            return
-        self._seen_images[path] = False
-        check_image_file(path, ann, img, ann_file=self.ann_file,
-                         decode=self.check_images == 'decode')
-        self._seen_images[path] = True
+        """Check an image file once, however many faces it holds (the
+        other faces of a failed image fail alike, each named)."""
+        if path not in self._good_images:
+            check_image_file(path, ann, img, ann_file=self.ann_file,
+                             decode=self.check_images == 'decode')
+            self._good_images.add(path)
 
     def _get_topdown_data_infos(self, instance_list: list[dict]) -> list[dict]:
         """MMPose drops the records its ``_is_valid_instance`` rejects

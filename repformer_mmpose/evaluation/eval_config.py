@@ -46,15 +46,6 @@ def dataset_label(cfg: Config) -> str:
     return name or osp.splitext(osp.basename(dataset.ann_file))[0]
 
 
-def _evaluators(cfg: Config) -> list:
-    evaluator = cfg.get('test_evaluator')
-    if evaluator is None:
-        return []
-    return list(evaluator) if isinstance(evaluator, (list, tuple)) else [
-        evaluator
-    ]
-
-
 def first_stage(cfg: Config) -> int:
     """Index of the first stage ``PTHHead`` returns: 0 (``L^0``) with DLR,
     1 without."""
@@ -71,7 +62,10 @@ def face_metric_cfg(cfg: Config,
     ``box_size`` where the record has it, MMPose's box side otherwise.
     """
     metric: dict = dict(type='FaceLandmarkMetric', norm_mode='auto')
-    for evaluator in _evaluators(cfg):
+    evaluators = cfg.get('test_evaluator') or []
+    if not isinstance(evaluators, (list, tuple)):
+        evaluators = [evaluators]
+    for evaluator in evaluators:
         kind = evaluator.get('type')
         if kind == 'FaceLandmarkMetric':
             metric = dict(copy.deepcopy(evaluator))

@@ -23,8 +23,6 @@ Conventions (the paper's Table 1 and its lineage, HRNet and PIPNet):
 """
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import numpy as np
 from mmpose.evaluation.metrics import NME
 from scipy.integrate import simpson
@@ -39,15 +37,6 @@ INTEROCULAR_INDICES: dict[str, tuple[int, int]] = {
 BOX_NORMALISED = ('aflw', )
 FR_THRESHOLD = 0.1
 CED_STEP = 1e-4
-
-
-def interocular_distance(gt: np.ndarray,
-                         indices: Sequence[int]) -> np.ndarray:
-    """``(F,)`` distance between the two ``indices`` points of ``gt``
-    ``(F, K, 2)``."""
-    gt = np.asarray(gt, np.float64)
-    first, second = indices
-    return np.linalg.norm(gt[:, first] - gt[:, second], axis=-1)
 
 
 def point_errors(pred: np.ndarray, gt: np.ndarray, visible: np.ndarray,

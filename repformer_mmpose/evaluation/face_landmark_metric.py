@@ -21,16 +21,11 @@ class FaceLandmarkMetric(BaseMetric):
     per refinement stage.
 
     A drop-in ``val_evaluator``/``test_evaluator`` for MMPose's ``NME``:
-    ``NME`` is computed exactly as MMPose's (mean normalised point error
-    over every visible ground-truth point of every face; equal to within
-    float32 rounding) and the metric adds:
+    ``NME`` is computed exactly as MMPose's (equal to within float32
+    rounding) and the metric adds (definitions: :mod:`.face_alignment`):
 
-    * ``FR@0.10``: the fraction of faces whose NME is ``> 0.10`` (a face at
-      exactly 0.10 is not a failure);
-    * ``AUC@0.10``: the area under the cumulative error distribution
-      ``ced(x) = #{faces: NME <= x} / #faces`` on
-      ``x = 0, 1e-4, ..., 0.10``, by Simpson's rule, divided by 0.10
-      (PIPNet's ``compute_fr_and_auc``; HRNet and the paper follow it);
+    * ``FR@0.10`` and ``AUC@0.10`` (PIPNet's ``compute_fr_and_auc``; HRNet
+      and the paper follow it);
     * ``NME/stage<i>``: the NME of every refinement stage ``L^i`` when the
       head returns ``stage_keypoints`` (``PTHHead`` with
       ``test_cfg.output_stages=True``); stages are numbered from
@@ -40,9 +35,8 @@ class FaceLandmarkMetric(BaseMetric):
       every subset given by ``subset_files`` or by the attribute flags of
       ``attribute_file``'s records (see :mod:`.subsets`).
 
-    All values are fractions (MMPose's convention), not percent. FR and AUC
-    use per-face NMEs (mean over the face's visible points); a face without
-    a visible point counts for none of them (a warning names it).
+    All values are fractions (MMPose's convention), not percent. A face
+    without a visible point counts for no figure (a warning names it).
 
     Normalisation (``norm_mode``):
 

@@ -77,20 +77,10 @@ def face_norm(sample: Mapping,
               keypoint_indices: Sequence[int] | None = None,
               norm_item: str | None = None,
               dataset_name: str | None = None) -> tuple[float, str]:
-    """The normalising distance of one data sample and where it came from.
-
-    Modes:
-
-    * ``'keypoint_distance'``: distance of the two ``keypoint_indices``
-      ground-truth points (default: the data set's outer eye corners, as
-      MMPose's ``NME``);
-    * ``'box_size'``: the record's ``box_size`` (HRNet's, PIPNet's and the
-      paper's AFLW normalisation; pass it with ``PackPoseInputs``'
-      ``meta_keys``), else the longer side of the center/scale box
-      (MMPose 1.x's ``bbox_size``);
-    * ``'use_norm_item'``: as MMPose's ``NME``: ``norm_item='bbox_size'``
-      is the longer box side, any other name is read from
-      ``gt_instances``.
+    """The normalising distance of one data sample and where it came from
+    (the modes: :class:`~.face_landmark_metric.FaceLandmarkMetric`;
+    ``'use_norm_item'`` reads any other ``norm_item`` from
+    ``gt_instances``).
 
     Returns:
         ``(distance, source)``, source one of ``'inter-ocular I/J'``,

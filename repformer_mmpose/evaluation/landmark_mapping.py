@@ -3,8 +3,8 @@
 Scores a model trained on one scheme on data annotated in another, e.g. a
 WFLW-trained (98-point) model on 300W-format (68-point) data: the
 predictions go through the map of
-:mod:`repformer_mmpose.datasets.transforms.landmark_layout` (its
-docstring states the index map and its source) and are then scored by
+:mod:`repformer_mmpose.datasets.transforms.landmark_layout` (the index
+map and its source: ``docs/data_preparation.md``) and are then scored by
 MMPose's :class:`~mmpose.evaluation.NME` against the 68-point ground truth,
 normalised as the data set is (300W: outer eye corners 36/45).
 """

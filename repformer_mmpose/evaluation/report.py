@@ -49,13 +49,9 @@ class ModelResult:
 
 
 def load_dump(path: str) -> list[dict]:
-    """The data samples of a ``DumpResults`` pickle.
-
-    Read by :func:`~repformer_mmpose.utils.safe_pickle.
-    load_restricted_pickle`: a file that names any global beyond numpy's
-    and builtin types is refused (``UnsafePickleError``) and nothing in it
-    is run.
-    """
+    """The data samples of a ``DumpResults`` pickle, read by
+    :func:`~repformer_mmpose.utils.safe_pickle.load_restricted_pickle`
+    (nothing in it is run; unsafe globals raise ``UnsafePickleError``)."""
     samples = load_restricted_pickle(path)
     if not isinstance(samples, list) or not samples:
         raise ValueError(f'{path}: not a DumpResults pickle (a non-empty '
@@ -101,17 +97,13 @@ def _subset_rank(name: str) -> int:
 
 def columns(results: Sequence[ModelResult]) -> list[tuple[str, str]]:
     """``(dataset, subset)`` columns in Table 1's order."""
-    datasets: list[str] = []
     subsets: dict[str, list[str]] = {}
     for result in results:
-        if result.dataset not in datasets:
-            datasets.append(result.dataset)
         names = subsets.setdefault(result.dataset, ['full'])
-        for name, subset in result.evaluation.subsets.items():
-            if subset.faces and name not in names:
-                names.append(name)
-    given = list(datasets)
-    datasets.sort(key=lambda d: _dataset_rank(d, given))
+        names += [name for name, subset in result.evaluation.subsets.items()
+                  if subset.faces and name not in names]
+    given = list(subsets)
+    datasets = sorted(given, key=lambda d: _dataset_rank(d, given))
     return [(d, s) for d in datasets
             for s in sorted(subsets[d], key=_subset_rank)]
 
@@ -138,12 +130,8 @@ def nme_table(results: Sequence[ModelResult]
     """Table 1: NME (%) per model (row) and data set / subset (column)."""
     cols = columns(results)
     header = ['model'] + [column_label(d, s) for d, s in cols]
-    models: list[str] = []
-    for result in results:
-        if result.model not in models:
-            models.append(result.model)
     rows = []
-    for model in models:
+    for model in dict.fromkeys(r.model for r in results):
         row = [model]
         for dataset, subset in cols:
             match = [r for r in results
@@ -365,12 +353,8 @@ def _write_report_files(results: Sequence[ModelResult], out_dir: str,
             'visible from occluded points (where records label them).', '',
             markdown_table(confidence_header, confidence_rows)
         ]
-    datasets = []
-    for result in results:
-        if result.dataset not in datasets:
-            datasets.append(result.dataset)
     plots = []
-    for dataset in datasets:
+    for dataset in dict.fromkeys(r.dataset for r in results):
         path = osp.join(out_dir, f'ced_{slug(dataset)}.png')
         plot_ced([r for r in results if r.dataset == dataset], path)
         written[f'ced_{dataset}'] = path

@@ -47,10 +47,8 @@ def _load_annotations(path: str) -> tuple[list[dict], dict]:
     if 'annotations' not in coco or 'images' not in coco:
         raise ValueError(f'{path}: not a COCO-style annotation file '
                          '(needs "images" and "annotations")')
-    images = {}
-    for image in coco['images']:
-        images[image['id']] = image['file_name']
-    return coco['annotations'], images
+    return coco['annotations'], {image['id']: image['file_name']
+                                 for image in coco['images']}
 
 
 def _subset_face(path: str, ann: dict, images: dict) -> SubsetFace:
@@ -107,12 +105,9 @@ def find_subset_files(ann_file: str,
     """``{subset: path}`` of the subset files beside ``ann_file``
     (``<stem>_<subset><ext>``), in ``names`` order."""
     stem, ext = osp.splitext(ann_file)
-    found = {}
-    for name in names:
-        candidate = f'{stem}_{name}{ext}'
-        if osp.isfile(candidate):
-            found[name] = candidate
-    return found
+    candidates = {name: f'{stem}_{name}{ext}' for name in names}
+    return {name: path for name, path in candidates.items()
+            if osp.isfile(path)}
 
 
 def has_attributes(ann_file: str) -> bool:

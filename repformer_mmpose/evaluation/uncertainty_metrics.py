@@ -30,7 +30,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.stats import rankdata, spearmanr
+from scipy.stats import mannwhitneyu, spearmanr
 
 from ..models.heads.uncertainty import interval_radius
 
@@ -45,10 +45,8 @@ def auroc(positive: np.ndarray, negative: np.ndarray) -> float:
     negative = np.asarray(negative, np.float64).ravel()
     if not len(positive) or not len(negative):
         return float('nan')
-    ranks = rankdata(np.concatenate([positive, negative]))
-    rank_sum = ranks[:len(positive)].sum()
-    n_pos, n_neg = len(positive), len(negative)
-    return float((rank_sum - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
+    u = mannwhitneyu(positive, negative, method='asymptotic').statistic
+    return float(u / (len(positive) * len(negative)))
 
 
 def sparsification_curve(order_by: np.ndarray, errors: np.ndarray,

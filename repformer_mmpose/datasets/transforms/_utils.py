@@ -1,43 +1,26 @@
 """Argument checks shared by the RePFormer augmentation transforms."""
 import math
+from collections.abc import Callable
 from numbers import Real
 
 
-def check_prob(name: str, value: float) -> float:
-    """Return ``value`` as float if it is a probability, else raise.
-
-    Args:
-        name (str): Argument name, used in the error message.
-        value (float): The value to check; must lie in ``[0, 1]``.
-
-    Returns:
-        float: ``value`` converted to ``float``.
-
-    Raises:
-        ValueError: If ``value`` is not a real number in ``[0, 1]``.
-    """
+def _check_real(name: str, value: float, valid: Callable[[float], bool],
+                what: str) -> float:
+    """``value`` as a float; ``ValueError`` unless it is a real number (not
+    a bool) for which ``valid`` holds."""
     if (not isinstance(value, Real) or isinstance(value, bool)
-            or not 0.0 <= float(value) <= 1.0):
-        raise ValueError(f'{name} must be a probability in [0, 1], '
-                         f'got {value!r}')
+            or not valid(float(value))):
+        raise ValueError(f'{name} must be {what}, got {value!r}')
     return float(value)
+
+
+def check_prob(name: str, value: float) -> float:
+    """``value`` as a float; ``ValueError`` unless it lies in ``[0, 1]``."""
+    return _check_real(name, value, lambda v: 0.0 <= v <= 1.0,
+                       'a probability in [0, 1]')
 
 
 def check_non_negative(name: str, value: float) -> float:
-    """Return ``value`` as float if it is finite and ``>= 0``, else raise.
-
-    Args:
-        name (str): Argument name, used in the error message.
-        value (float): The value to check.
-
-    Returns:
-        float: ``value`` converted to ``float``.
-
-    Raises:
-        ValueError: If ``value`` is not a finite real number ``>= 0``.
-    """
-    if (not isinstance(value, Real) or isinstance(value, bool)
-            or not math.isfinite(float(value)) or float(value) < 0):
-        raise ValueError(f'{name} must be a finite number >= 0, '
-                         f'got {value!r}')
-    return float(value)
+    """``value`` as a float; ``ValueError`` unless finite and ``>= 0``."""
+    return _check_real(name, value, lambda v: math.isfinite(v) and v >= 0,
+                       'a finite number >= 0')

@@ -7,6 +7,7 @@ from numbers import Integral
 import numpy as np
 from mmcv.transforms import BaseTransform
 from mmcv.transforms.utils import cache_randomness
+from mmpose.datasets.transforms import TopdownAffine
 from mmpose.registry import TRANSFORMS
 
 from ._utils import check_non_negative, check_prob
@@ -16,8 +17,8 @@ from ._utils import check_non_negative, check_prob
 class RandomShiftRotate(BaseTransform):
     """Randomly translate and rotate the crop window with uniform laws.
 
-    This is the geometric part of the augmentation of PIPNet (Jin et al.,
-    "Pixel-in-Pixel Net", IJCV 2021), which RePFormer's training follows:
+    The geometric augmentation of PIPNet (Jin et al., "Pixel-in-Pixel
+    Net", IJCV 2021), which RePFormer's training follows:
 
     - translation with probability 0.5, offsets uniform in
       ``[-30, 30]`` pixels on each axis at the 256x256 input size;
@@ -26,19 +27,15 @@ class RandomShiftRotate(BaseTransform):
 
     PIPNet moves the pixels of the already-cropped face; here the crop
     window is moved instead (``bbox_center`` and ``bbox_rotation``), which
-    :class:`mmpose.datasets.transforms.TopdownAffine` then applies in one
-    warp. That yields the same images (translating and then rotating the
-    crop about its centre is the same as rotating a window about a shifted
-    centre) without the black borders of a second resampling. Unlike
-    MMPose's ``RandomBBoxTransform``, which draws truncated-normal values,
-    the offsets and angles here are uniform, as in PIPNet.
+    ``TopdownAffine`` then applies in one warp: the same images, without
+    the black borders of a second resampling. Unlike MMPose's
+    ``RandomBBoxTransform`` (truncated normal), the laws are uniform, as in
+    PIPNet.
 
-    The offset is given in pixels of the output crop. Per axis it is
+    The offset is in output-crop pixels: per axis
     ``u * max_shift_px * s / input_size`` image pixels, ``u ~ U(-1, 1)``,
-    where ``s`` is the bbox scale after the aspect-ratio correction that
-    ``TopdownAffine`` will make (equal to ``bbox_scale`` when the box
-    already has the aspect ratio of ``input_size``, e.g. square boxes for a
-    square input). Every instance draws its own values.
+    ``s`` the bbox scale after ``TopdownAffine``'s aspect-ratio
+    correction. Every instance draws its own values.
 
     Use after ``GetBBoxCenterScale`` (and ``RandomFlip``) and before
     ``TopdownAffine``.
@@ -89,39 +86,16 @@ class RandomShiftRotate(BaseTransform):
 
     @cache_randomness
     def _sample_params(self, num: int) -> tuple[np.ndarray, np.ndarray]:
-        """Draw the offsets and angles of ``num`` instances.
-
-        The same amount of random numbers is drawn whatever the
-        probabilities, so that the RNG stream does not depend on them.
-
-        Returns:
-            tuple:
-            - shift (np.ndarray): Offsets in output-crop pixels, (num, 2).
-            - angle (np.ndarray): Rotations in degrees, (num, ).
-        """
+        """``(num, 2)`` offsets in output-crop pixels and ``(num,)``
+        angles in degrees; as many random numbers whatever the
+        probabilities, so that the RNG stream does not depend on them."""
         shift = np.random.uniform(-1., 1., size=(num, 2)) * self.max_shift_px
         do_shift = np.random.rand(num, 1) < self.shift_prob
         angle = np.random.uniform(-1., 1., size=num) * self.max_rotate_deg
         do_rotate = np.random.rand(num) < self.rotate_prob
         return np.where(do_shift, shift, 0.), np.where(do_rotate, angle, 0.)
 
-    def _crop_scale(self, bbox_scale: np.ndarray) -> np.ndarray:
-        """Bbox scale with the crop's aspect ratio, as TopdownAffine does."""
-        w, h = self.input_size
-        aspect = w / h
-        bw, bh = bbox_scale[:, :1], bbox_scale[:, 1:2]
-        return np.where(bw > bh * aspect, np.hstack([bw, bw / aspect]),
-                        np.hstack([bh * aspect, bh]))
-
     def transform(self, results: dict) -> dict:
-        """Shift ``bbox_center`` and set ``bbox_rotation``.
-
-        Args:
-            results (dict): The result dict.
-
-        Returns:
-            dict: The result dict.
-        """
         center = np.asarray(results['bbox_center'])
         scale = np.asarray(results['bbox_scale'])
         if center.ndim != 2 or center.shape[1] != 2:
@@ -130,7 +104,10 @@ class RandomShiftRotate(BaseTransform):
         num = center.shape[0]
         shift_px, angle = self._sample_params(num)
 
-        px_per_crop_px = self._crop_scale(scale) / np.array(self.input_size)
+        w, h = self.input_size
+        # the scale TopdownAffine will crop (its own aspect-ratio fix)
+        crop_scale = TopdownAffine._fix_aspect_ratio(scale, w / h)
+        px_per_crop_px = crop_scale / np.array(self.input_size)
         dtype = (center.dtype
                  if np.issubdtype(center.dtype, np.floating) else np.float32)
         results['bbox_center'] = (center + shift_px * px_per_crop_px).astype(
@@ -144,7 +121,6 @@ class RandomShiftRotate(BaseTransform):
         return results
 
     def __repr__(self) -> str:
-        """Return the transform's name and arguments."""
         return (f'{self.__class__.__name__}('
                 f'input_size={self.input_size}, '
                 f'max_shift_px={self.max_shift_px}, '

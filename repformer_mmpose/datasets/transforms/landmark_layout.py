@@ -4,47 +4,10 @@ the config (:class:`CheckNumKeypoints`).
 
 The one mapping defined, ``'wflw98_to_ibug68'``, takes the 98 points of
 WFLW (Wu et al., "Look at Boundary", CVPR 2018) to the 68 points of the
-iBUG / 300W mark-up (Sagonas et al., "300 Faces In-the-Wild Challenge",
-IMAVIS 2016). Both schemes are read with MMPose's point order and flip
-pairs (``configs/_base_/datasets/{wflw,300w}.py``); left/right below are
-image left/right of a frontal face.
-
-Index map (``mode='index'``), 300W index -> WFLW index:
-
-====================  =================  ================================
-300W points           WFLW points        part
-====================  =================  ================================
-0-16                  0, 2, 4, ..., 32   face contour, every 2nd point
-17-21                 33-37              left brow, upper edge
-22-26                 42-46              right brow, upper edge
-27-35                 51-59              nose ridge (27-30), base (31-35)
-36, 37, 38, 39        60, 61, 63, 64     left eye: outer corner, upper
-40, 41                65, 67             lid, inner corner, lower lid
-42, 43, 44, 45        68, 69, 71, 72     right eye: inner corner, upper
-46, 47                73, 75             lid, outer corner, lower lid
-48-59                 76-87              outer lip contour
-60-67                 88-95              inner lip contour
-====================  =================  ================================
-
-Source: the two schemes' definitions. WFLW draws each contour with twice
-300W's points (33 against 17) and the same ends, and keeps 300W's brow
-upper edge, nose and lips point for point; WFLW's lower brow edge
-(38-41, 47-50) and pupils (96, 97) have no 300W counterpart. The eyelids
-differ: 300W puts two points on each lid at its thirds, WFLW three at its
-quarters. The index map takes the nearest WFLW lid point, the table
-circulated in public code as ``DLIB_68_TO_WFLW_98_IDX_MAPPING``;
-SynthFace's layouts (:mod:`repformer_mmpose.datasets.synthface.layouts`),
-which sample both schemes from one face, give the same correspondence
-(``tests/test_landmark_mapping.py`` derives it from them).
-
-``mode='interpolate'`` (the default) places each 300W lid point at the
-lid third, between its two WFLW neighbours: a third of the lid from a
-corner lies between the quarter point (weight 2/3) and the mid-lid point
-(weight 1/3), e.g. ``p37 = 2/3 p61 + 1/3 p62``. These are the weights of
-PIPNet's WFLW-to-68 conversion (Jin et al., IJCV 2021, ``convert_wflw``
-in ``lib/preprocess_gssl.py``); PIPNet also moves the brow points to the
-centre line between WFLW's two brow edges, which is not done here
-(300W's brow points, like WFLW's first five, trace the upper edge).
+iBUG / 300W mark-up (Sagonas et al., IMAVIS 2016), both in MMPose's point
+order and flip pairs. The index map, its source and the lid-third
+interpolation (PIPNet's weights) are in ``docs/data_preparation.md``,
+"WFLW's 98 points as 300W's 68".
 """
 from __future__ import annotations
 
@@ -59,7 +22,7 @@ from ..synthface.layouts import FLIP_INDICES_68, FLIP_INDICES_98
 
 MAPPING_MODES = ('index', 'interpolate')
 
-#: 300W index -> WFLW index (the table in the module docstring).
+#: 300W index -> WFLW index (the table in docs/data_preparation.md).
 WFLW98_TO_IBUG68_INDEX: tuple[int, ...] = (
     *range(0, 33, 2),             # 0-16 contour
     *range(33, 38),               # 17-21 left brow
@@ -112,37 +75,39 @@ class LandmarkMapping:
 
     def map_points(self, points: np.ndarray) -> np.ndarray:
         """``(..., S, D)`` source points -> ``(..., T, D)`` target points."""
-        points = np.asarray(points)
-        self._check_count(points.shape[-2] if points.ndim >= 2 else -1)
+        points = self._checked(points, 2)
         return np.einsum('ts,...sd->...td', self.weights, points)
 
     def map_visibility(self, visible: np.ndarray) -> np.ndarray:
         """``(..., S)`` -> ``(..., T)``: 1 where every source point with a
         weight is visible (an interpolated point needs both), else 0."""
-        visible = np.asarray(visible)
-        self._check_count(visible.shape[-1] if visible.ndim else -1)
-        hidden = (visible <= 0).astype(np.float64)
+        hidden = (self._checked(visible, 1) <= 0).astype(np.float64)
         used = (self.weights > 0).astype(np.float64)
         return (np.einsum('ts,...s->...t', used, hidden) == 0).astype(
             np.float32)
 
     def map_scores(self, scores: np.ndarray) -> np.ndarray:
         """``(..., S)`` -> ``(..., T)`` scores, weighted like the points."""
-        scores = np.asarray(scores)
-        self._check_count(scores.shape[-1] if scores.ndim else -1)
-        return np.einsum('ts,...s->...t', self.weights, scores)
+        return np.einsum('ts,...s->...t', self.weights,
+                         self._checked(scores, 1))
 
-    def _check_count(self, count: int) -> None:
+    def _checked(self, values, point_axis: int) -> np.ndarray:
+        """``values`` as an array whose ``-point_axis`` axis holds the
+        source layout's points."""
+        values = np.asarray(values)
+        count = values.shape[-point_axis] if values.ndim >= point_axis \
+            else -1
         if count != self.num_source:
             raise ValueError(
                 f'landmark mapping {self.name!r} takes {self.num_source} '
                 f'points, got {count}')
+        return values
 
 
 @functools.cache
 def get_landmark_mapping(name: str = 'wflw98_to_ibug68',
                          mode: str = 'interpolate') -> LandmarkMapping:
-    """The named mapping (see the module docstring) in ``mode``.
+    """The named mapping in ``mode``.
 
     Raises:
         ValueError: Unknown name or mode.
@@ -164,11 +129,6 @@ def get_landmark_mapping(name: str = 'wflw98_to_ibug68',
     weights.flags.writeable = False
     return LandmarkMapping(name, mode, weights, FLIP_INDICES_98,
                            FLIP_INDICES_68)
-
-
-def _flip_pairs(flip_indices) -> list[tuple[int, int]]:
-    """``(i, j)`` pairs with ``i < j`` of a flip index list."""
-    return [(i, int(j)) for i, j in enumerate(flip_indices) if i < j]
 
 
 def _where(results: dict) -> str:
@@ -239,8 +199,10 @@ class MapLandmarks(BaseTransform):
             visible = visible[..., 0]
         visible = mapping.map_visibility(visible)
         results['keypoints_visible'] = visible
-        results['flip_indices'] = list(mapping.target_flip_indices)
-        results['flip_pairs'] = _flip_pairs(mapping.target_flip_indices)
+        flips = mapping.target_flip_indices
+        results['flip_indices'] = list(flips)
+        results['flip_pairs'] = [(i, int(j)) for i, j in enumerate(flips)
+                                 if i < j]
         if 'dataset_keypoint_weights' in results:
             results['dataset_keypoint_weights'] = np.ones(
                 mapping.num_target, dtype=np.float32)

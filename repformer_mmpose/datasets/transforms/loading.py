@@ -1,24 +1,15 @@
 """Image loading whose errors name the image file and the record.
 
-MMPose's ``LoadImage`` re-raises a failure as the same exception type with
-the path appended: a missing file gives ``FileNotFoundError`` (clear), but
-an undecodable one gives ``AssertionError('failed to load image: ...')``
-(under ``python -O``, an ``AttributeError`` on ``None``), and neither names
-the annotation. With ``ignore_empty=True`` it returns None and mmengine's
-``BaseDataset`` silently draws another sample instead.
-
-:class:`LoadFaceImage` reads the image the same way (mmengine file backends,
-``mmcv.imfrombytes``) and raises :class:`ImageLoadError` naming the path,
-the annotation id and the image id, and saying whether the file is missing,
-truncated or cannot be decoded. OpenCV decodes a JPEG whose end is lost as
-flat grey without a word; here a JPEG without its end-of-image marker or a
-PNG without its ``IEND`` chunk is an error, unless a full decode with
-Pillow shows the image complete (:mod:`..image_integrity`; the check costs
-two byte comparisons per sound image). It has no ``ignore_empty``: to
-drop unreadable images, let the dataset check them
-(``check_images='decode'`` with ``skip_invalid=True`` in
-:mod:`repformer_mmpose.datasets.face_datasets`), which counts what it
-skips.
+MMPose's ``LoadImage`` fails on an undecodable image with an
+``AssertionError`` that names no annotation (or, with ``ignore_empty``,
+lets the dataset silently draw another sample); OpenCV decodes a JPEG
+whose end is lost as flat grey without a word. :class:`LoadFaceImage`
+reads the same way (mmengine file backends, ``mmcv.imfrombytes``) but
+raises :class:`ImageLoadError` naming the path, the annotation and image
+ids, and whether the file is missing, truncated (:mod:`..image_integrity`)
+or undecodable. To drop unreadable images instead, let the dataset check
+them (``check_images='decode'``, ``skip_invalid=True``), which counts what
+it skips.
 """
 from __future__ import annotations
 

@@ -28,12 +28,6 @@ def _map_img(results: dict, func: Callable[[np.ndarray], np.ndarray]) -> None:
         results['img'] = func(results['img'])
 
 
-def _first_img(results: dict) -> np.ndarray:
-    """Return ``results['img']``, or its first image if it is a list."""
-    img = results['img']
-    return img[0] if isinstance(img, list) else img
-
-
 @TRANSFORMS.register_module()
 class RandomOcclusion(BaseTransform):
     """Paint one random rectangle of random colour over the crop.
@@ -83,11 +77,8 @@ class RandomOcclusion(BaseTransform):
     def _sample_params(
         self, height: int, width: int, channels: int
     ) -> tuple[np.ndarray, np.ndarray] | None:
-        """Draw the box ``[x1, y1, x2, y2]`` and the fill colour.
-
-        Returns:
-            tuple | None: ``(box, colour)``, or None when not applied.
-        """
+        """``(box [x1, y1, x2, y2], fill colour)``, or None (not
+        applied)."""
         if np.random.rand() >= self.prob:
             return None
         box_w = int(np.random.rand() * self.max_size_ratio * width)
@@ -98,15 +89,8 @@ class RandomOcclusion(BaseTransform):
         return np.array([x1, y1, x1 + box_w, y1 + box_h]), colour
 
     def transform(self, results: dict) -> dict:
-        """Paint the rectangle on ``results['img']``.
-
-        Args:
-            results (dict): The result dict.
-
-        Returns:
-            dict: The result dict.
-        """
-        img = _first_img(results)
+        img = results['img']
+        img = img[0] if isinstance(img, list) else img
         channels = img.shape[2] if img.ndim == 3 else 1
         params = self._sample_params(img.shape[0], img.shape[1], channels)
         if params is None:
@@ -126,7 +110,6 @@ class RandomOcclusion(BaseTransform):
         return results
 
     def __repr__(self) -> str:
-        """Return the transform's name and arguments."""
         return (f'{self.__class__.__name__}(prob={self.prob}, '
                 f'max_size_ratio={self.max_size_ratio}, '
                 f'record_box={self.record_box})')
@@ -177,14 +160,6 @@ class RandomGaussianBlur(BaseTransform):
         return 2 * math.ceil(3 * sigma) + 1
 
     def transform(self, results: dict) -> dict:
-        """Blur ``results['img']``.
-
-        Args:
-            results (dict): The result dict.
-
-        Returns:
-            dict: The result dict.
-        """
         sigma = self._sample_params()
         if sigma is None or sigma < self.min_sigma:
             return results
@@ -195,7 +170,6 @@ class RandomGaussianBlur(BaseTransform):
         return results
 
     def __repr__(self) -> str:
-        """Return the transform's name and arguments."""
         return (f'{self.__class__.__name__}(prob={self.prob}, '
                 f'max_sigma={self.max_sigma})')
 
@@ -229,7 +203,6 @@ class RandomLumaGrayscale(BaseTransform):
 
     @cache_randomness
     def _sample_params(self) -> bool:
-        """Draw whether to apply the transform."""
         return bool(np.random.rand() < self.prob)
 
     @staticmethod
@@ -244,18 +217,9 @@ class RandomLumaGrayscale(BaseTransform):
         return cv2.cvtColor(gray, cv2.COLOR_GRAY2BGR)
 
     def transform(self, results: dict) -> dict:
-        """Turn ``results['img']`` grey.
-
-        Args:
-            results (dict): The result dict.
-
-        Returns:
-            dict: The result dict.
-        """
         if self._sample_params():
             _map_img(results, self._to_gray)
         return results
 
     def __repr__(self) -> str:
-        """Return the transform's name and arguments."""
         return f'{self.__class__.__name__}(prob={self.prob})'
