@@ -1,5 +1,8 @@
 """Read pickles without running code from them.
 
+Kept, not replaced by JSON: the pickles read are MMPose's own ``DumpResults``
+files (``tools/test.py --dump``); nothing of ours is written as a pickle.
+
 ``pickle.load`` calls whatever global a file names (``os.system`` with
 any argument, for one), so a crafted ``predictions.pkl`` runs code when it
 is read. Every pickle the plugin reads (mmengine ``DumpResults`` files:
