@@ -203,7 +203,7 @@ def fit_keypoint_box_mapping(detector_boxes: np.ndarray,
 
 #: Fitted on the 2 012 faces of ``300w-subset/train.json`` (AFW, HELEN
 #: and LFPW training images), each detector's best box of each face it
-#: finds; refit with the command in the module docstring.
+#: finds; refit with the command in docs/inference_and_deployment.md.
 DETECTOR_BOX_MAPPINGS: dict[str, BoxMapping | KeypointBoxMapping] = {
     'blazeface-short': KeypointBoxMapping(weights=(
         (0.05533, -0.15907, 0.32759),

@@ -18,7 +18,10 @@ from .models import REPO_ROOT
 
 def _cpuinfo() -> str:
     path = Path('/proc/cpuinfo')
-    return path.read_text() if path.is_file() else ''
+    try:
+        return path.read_text()
+    except OSError:  # not Linux
+        return ''
 
 
 def physical_cores() -> int:
@@ -31,7 +34,7 @@ def physical_cores() -> int:
 
 def cpu_model() -> str:
     """The CPU's name (``collect_env()`` has none)."""
-    found = re.search(r'^model name\s*:\s*(.+)$', _cpuinfo(), re.M)
+    found = re.search(r'^model name[ \t]*:[ \t]*(.+)$', _cpuinfo(), re.M)
     return found[1] if found else platform.processor() or platform.machine()
 
 

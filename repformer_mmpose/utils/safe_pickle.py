@@ -1,7 +1,7 @@
 """Read pickles without running code from them.
 
-Kept, not replaced by JSON: the pickles read are MMPose's own ``DumpResults``
-files (``tools/test.py --dump``); nothing of ours is written as a pickle.
+Kept, not replaced by JSON: the pickles read are the ``.pkl`` files of
+mmengine's ``DumpResults`` that MMPose's ``tools/test.py --dump`` writes.
 
 ``pickle.load`` calls whatever global a file names (``os.system`` with
 any argument, for one), so a crafted ``predictions.pkl`` runs code when it

@@ -105,7 +105,8 @@ class RandomShiftRotate(BaseTransform):
         shift_px, angle = self._sample_params(num)
 
         w, h = self.input_size
-        # the scale TopdownAffine will crop (its own aspect-ratio fix)
+        # the scale TopdownAffine will crop: its own (private) aspect-ratio
+        # fix, MMPose pinned to 1.3; tests/test_transforms.py guards it
         crop_scale = TopdownAffine._fix_aspect_ratio(scale, w / h)
         px_per_crop_px = crop_scale / np.array(self.input_size)
         dtype = (center.dtype

@@ -91,11 +91,11 @@ class LandmarkMapping:
         return np.einsum('ts,...s->...t', self.weights,
                          self._checked(scores, 1))
 
-    def _checked(self, values, point_axis: int) -> np.ndarray:
-        """``values`` as an array whose ``-point_axis`` axis holds the
+    def _checked(self, values, axis_from_end: int) -> np.ndarray:
+        """``values`` as an array whose ``-axis_from_end`` axis holds the
         source layout's points."""
         values = np.asarray(values)
-        count = values.shape[-point_axis] if values.ndim >= point_axis \
+        count = values.shape[-axis_from_end] if values.ndim >= axis_from_end \
             else -1
         if count != self.num_source:
             raise ValueError(

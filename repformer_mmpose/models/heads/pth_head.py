@@ -33,8 +33,9 @@ PerStage = Union[float, Sequence[float]]
 class PTHHead(BaseHead):
     """Pyramid transformer head with dynamic landmark refinement (DLR).
 
-    Reads the memories ``(v_1, ..., v_M)`` of :class:`CrossScaleNeck`, low
-    to high level; :meth:`forward_with_queries` follows the paper::
+    Reads the memories ``(v_1, ..., v_M)``, low to high level, of
+    :class:`~repformer_mmpose.models.CrossScaleNeck`;
+    :meth:`forward_with_queries` follows the paper::
 
         L^0 = f_init(v_M)                                  # Sec. 3.3
         for stage i = 1..K, reading memory v_{M-i+1}:      # Eq. 5
@@ -259,8 +260,8 @@ class PTHHead(BaseHead):
                          ) -> Tensor:
         """``E^i`` of stage ``index + 1``: Eq. 9-10 at ``anchors``
         (``L^{i-1}``) on the flattened memory of ``size`` ``(H, W)``, plus
-        the options beyond the paper: an identity, the sub-cell offset,
-        and ``query_update='add'`` (Eq. 9 replaces ``previous``)."""
+        the options (docs/head_options.md): an identity, the sub-cell
+        offset, and ``query_update='add'`` (Eq. 9 replaces ``previous``)."""
         tau = self.stage_temperature(index, size)
         queries = self.aggregate(memory, anchors, size, tau)
         if self.landmark_identity is not None:
